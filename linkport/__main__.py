@@ -1,0 +1,5 @@
+"""``python -m linkport``."""
+
+from linkport.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Linkport's network-facing services."""

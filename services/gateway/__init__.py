@@ -1,0 +1,1 @@
+"""The gateway: Linkport's HTTP API, hosted pages and OAuth callbacks (aiohttp)."""

@@ -1,0 +1,242 @@
+"""Declaring endpoints: one decorator names the route, who may call it, and its models.
+
+The same declarations drive routing, authentication, request parsing and ``/openapi.json``,
+so the published schema cannot drift from what the handlers accept.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from services.gateway import auth
+from services.gateway.appkeys import RESOURCES
+from shared.errors import ApiError, ErrorCode, invalid, not_found
+from shared.models.common import ResponseModel
+from shared.resources import Resources
+from shared.tenancy import Principal, ServerPrincipal, SessionPrincipal, Tenant
+
+
+class Access(Enum):
+    """Which credentials an endpoint accepts."""
+
+    PUBLIC = "public"
+    SERVER = "server"  # client_id + client_secret headers, or an API key
+    SERVER_OR_SESSION = "server_or_session"  # also a frontend's session token
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A response model with a status other than 200."""
+
+    model: ResponseModel
+    status: int
+
+
+HandlerResult = ResponseModel | Reply
+Handler = Callable[..., Awaitable[HandlerResult]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authenticated request, as a handler sees it."""
+
+    request: web.Request
+    resources: Resources
+    principal: Principal | None
+
+    @property
+    def tenant(self) -> Tenant:
+        """The caller's tenant (every non-public endpoint has one)."""
+        assert self.principal is not None
+        return self.principal.tenant
+
+    @property
+    def session(self) -> SessionPrincipal | None:
+        """The session principal when a frontend's session token was used."""
+        return self.principal if isinstance(self.principal, SessionPrincipal) else None
+
+    @property
+    def server(self) -> ServerPrincipal:
+        """The server principal (only on ``Access.SERVER`` endpoints)."""
+        assert isinstance(self.principal, ServerPrincipal)
+        return self.principal
+
+    def page_limit(self, requested: int | None) -> int:
+        """The page size to use: the default when unset, a 422 above the maximum."""
+        settings = self.resources.settings
+        if requested is None:
+            return settings.page_size_default
+        if requested > settings.page_size_max:
+            raise invalid("limit", f"limit: must be at most {settings.page_size_max}")
+        return requested
+
+    def path(self, name: str) -> str:
+        """A path parameter, already URL-decoded."""
+        return self.request.match_info[name]
+
+    def path_id(self, name: str, kind: str) -> uuid.UUID:
+        """A path parameter that is an object's id; a malformed one is that object's 404."""
+        try:
+            return uuid.UUID(self.request.match_info[name])
+        except ValueError:
+            raise not_found(kind) from None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route's declaration."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    access: Access
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    tag: str
+    aliases: tuple[str, ...]
+    vital_header: bool
+
+    @property
+    def operation_id(self) -> str:
+        """The handler's name, as the OpenAPI operation id."""
+        return self.handler.__name__
+
+
+@dataclass
+class Router:
+    """Collects endpoint declarations of one feature module."""
+
+    tag: str
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        access: Access = Access.SERVER,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        aliases: tuple[str, ...] = (),
+        vital_header: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Declare the decorated handler as ``method path``."""
+
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    access,
+                    body,
+                    query,
+                    response,
+                    status,
+                    self.tag,
+                    aliases,
+                    vital_header,
+                )
+            )
+            return handler
+
+        return register
+
+
+def aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler for an endpoint: authenticate, parse, call, serialize."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        resources = request.app[RESOURCES]
+        principal: Principal | None = None
+        if endpoint.access is not Access.PUBLIC:
+            principal = await auth.authenticate(
+                request,
+                resources,
+                allow_session=endpoint.access is Access.SERVER_OR_SESSION,
+                vital_header=endpoint.vital_header,
+            )
+        kwargs: dict[str, Any] = {}
+        if endpoint.query is not None:
+            kwargs["query"] = _parse_query(request, endpoint.query)
+        if endpoint.body is not None:
+            kwargs["body"] = await _parse_body(request, endpoint.body)
+        result = await endpoint.handler(Call(request, resources, principal), **kwargs)
+        model, status = (
+            (result.model, result.status)
+            if isinstance(result, Reply)
+            else (result, endpoint.status)
+        )
+        return web.Response(
+            body=model.model_dump_json().encode(), status=status, content_type="application/json"
+        )
+
+    handle.__name__ = endpoint.operation_id
+    return handle
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+async def _parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    if request.body_exists and not _is_json(request.content_type):
+        raise ApiError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            f"request body must be application/json, not {request.content_type or 'unspecified'}",
+        )
+    raw = await request.read()
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def _parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> ApiError:
+    """A pydantic failure as a 422 naming the first bad field (400 for malformed JSON)."""
+    errors = exc.errors(include_input=False, include_url=False)
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        return ApiError(ErrorCode.INVALID_JSON, f"request body is not valid JSON: {first['msg']}")
+    if not first["loc"]:
+        return invalid("body", "request body must be a JSON object")
+    details = [
+        {"field": _field_name(e["loc"]), "message": _message(e), "type": e["type"]} for e in errors
+    ]
+    field_name = _field_name(first["loc"])
+    error = invalid(field_name, f"{field_name}: {_message(first)}")
+    error.details = details
+    return error
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _message(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unexpected field"
+    if error["type"] == "missing":
+        return "field required"
+    return str(error["msg"])

@@ -1,0 +1,51 @@
+"""Apps: ``GET /v1/apps`` (server or session), ``GET /v1/catalog``, ``PUT /v1/apps/{slug}``."""
+
+from __future__ import annotations
+
+from services.gateway.endpoints import Access, Call, Router
+from shared import apps
+from shared.models.apps import AppRead, AppUpdate
+from shared.models.common import Page
+
+router = Router("apps")
+
+
+@router.route(
+    "GET",
+    "/v1/apps",
+    summary="Enabled apps; with a session token, also that account's connection to each",
+    access=Access.SERVER_OR_SESSION,
+    response=Page[AppRead],
+)
+async def list_apps(call: Call) -> Page[AppRead]:
+    account = call.session.linked_account_id if call.session else None
+    items = await apps.list_apps(
+        call.resources, tenant=call.tenant, linked_account_id=account, include_disabled=False
+    )
+    return Page[AppRead](data=items, next_cursor=None)
+
+
+@router.route(
+    "GET",
+    "/v1/catalog",
+    summary="Every app Linkport can connect, enabled or not",
+    response=Page[AppRead],
+)
+async def list_catalog(call: Call) -> Page[AppRead]:
+    items = await apps.list_apps(
+        call.resources, tenant=call.tenant, linked_account_id=None, include_disabled=True
+    )
+    return Page[AppRead](data=items, next_cursor=None)
+
+
+@router.route(
+    "PUT",
+    "/v1/apps/{slug}",
+    summary="Enable or disable an app, or set your own OAuth client id/secret for it",
+    body=AppUpdate,
+    response=AppRead,
+)
+async def configure_app(call: Call, body: AppUpdate) -> AppRead:
+    return await apps.configure_app(
+        call.resources, tenant=call.tenant, slug=call.path("slug"), update=body
+    )

@@ -1,0 +1,29 @@
+"""The caller's settings: ``GET/PATCH /v1/settings``."""
+
+from __future__ import annotations
+
+from services.gateway.endpoints import Call, Router
+from shared import client_settings
+from shared.models.client_settings import ClientSettingsRead, ClientSettingsUpdate
+
+router = Router("settings")
+
+
+@router.route(
+    "GET", "/v1/settings", summary="Get this environment's settings", response=ClientSettingsRead
+)
+async def get_settings(call: Call) -> ClientSettingsRead:
+    return await client_settings.get_settings(call.resources, tenant=call.tenant)
+
+
+@router.route(
+    "PATCH",
+    "/v1/settings",
+    summary="Change name, color, callback_url or allowed_redirect_urls",
+    body=ClientSettingsUpdate,
+    response=ClientSettingsRead,
+)
+async def update_settings(call: Call, body: ClientSettingsUpdate) -> ClientSettingsRead:
+    return await client_settings.update_settings(
+        call.resources, tenant=call.tenant, changes=body.model_dump(exclude_unset=True)
+    )

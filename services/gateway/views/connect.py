@@ -1,0 +1,37 @@
+"""The hosted Connect URL for frontends: ``POST /v1/connect/hosted``."""
+
+from __future__ import annotations
+
+from services.gateway.endpoints import Access, Call, Reply, Router
+from shared import link_tokens
+from shared.errors import invalid
+from shared.models.connect import HostedConnectCreate, HostedConnectCreated
+
+router = Router("connect")
+
+
+@router.route(
+    "POST",
+    "/v1/connect/hosted",
+    summary="A single-use hosted Link URL for one linked account (session token, or server + linked_account_id)",
+    access=Access.SERVER_OR_SESSION,
+    body=HostedConnectCreate,
+    response=HostedConnectCreated,
+    status=201,
+)
+async def create_hosted_url(call: Call, body: HostedConnectCreate) -> Reply:
+    if call.session is not None:
+        account = call.session.linked_account_id
+    elif body.linked_account_id is not None:
+        account = body.linked_account_id
+    else:
+        raise invalid("linked_account_id", "linked_account_id: required with server credentials")
+    token, expires_at = await link_tokens.issue_connect_link_token(
+        call.resources,
+        tenant=call.tenant,
+        linked_account_id=account,
+        color=body.color,
+        display_name=body.name,
+    )
+    url = f"{call.resources.settings.base_url.rstrip('/')}/link?token={token}"
+    return Reply(HostedConnectCreated(hosted_url=url, expires_at=expires_at), 201)

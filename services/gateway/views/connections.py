@@ -1,0 +1,127 @@
+"""Connections: ``GET /v1/connections`` (server, or a frontend's session for its own account)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.gateway.endpoints import Access, Call, Router
+from shared import access_tokens, sandbox
+from shared.errors import not_found
+from shared.models.common import Deleted, Page
+from shared.models.connections import ConnectionQuery, ConnectionRead
+from shared.models.exchange import AccessTokenRotated
+from shared.models.sandbox import SandboxFaultRead, SandboxFaultSet
+from shared.stores import connections as store
+
+router = Router("connections")
+
+
+@router.route(
+    "GET",
+    "/v1/connections",
+    summary="List connections; a session token sees only its own linked account's",
+    access=Access.SERVER_OR_SESSION,
+    query=ConnectionQuery,
+    response=Page[ConnectionRead],
+)
+async def list_connections(call: Call, query: ConnectionQuery) -> Page[ConnectionRead]:
+    linked_account_id = call.session.linked_account_id if call.session else query.linked_account_id
+    items, next_cursor = await store.list_connections(
+        call.resources.pool,
+        tenant=call.tenant,
+        limit=call.page_limit(query.limit),
+        cursor=query.cursor,
+        linked_account_id=linked_account_id,
+        app=query.app,
+        status=query.status,
+    )
+    return Page[ConnectionRead](data=items, next_cursor=next_cursor)
+
+
+@router.route(
+    "GET",
+    "/v1/connections/{connection_id}",
+    summary="One connection (a session token sees only its own account's)",
+    access=Access.SERVER_OR_SESSION,
+    response=ConnectionRead,
+)
+async def get_connection(call: Call) -> ConnectionRead:
+    found = await store.get_connection(
+        call.resources.pool,
+        tenant=call.tenant,
+        connection_id=call.path_id("connection_id", "connection"),
+    )
+    if found is None or (
+        call.session and found.read.linked_account_id != call.session.linked_account_id
+    ):
+        raise not_found("connection")
+    return found.read
+
+
+@router.route(
+    "DELETE",
+    "/v1/connections/{connection_id}",
+    summary="Delete a connection: its credentials and access token go with it",
+    access=Access.SERVER_OR_SESSION,
+    response=Deleted,
+)
+async def delete_connection(call: Call) -> Deleted:
+    deleted = await store.delete_connection(
+        call.resources.pool,
+        tenant=call.tenant,
+        connection_id=call.path_id("connection_id", "connection"),
+        linked_account_id=call.session.linked_account_id if call.session else None,
+    )
+    if not deleted:
+        raise not_found("connection")
+    return Deleted()
+
+
+@router.route(
+    "POST",
+    "/v1/connections/{connection_id}/access-token/rotate",
+    summary="Issue a new access token for the connection; the old one stops working",
+    response=AccessTokenRotated,
+)
+async def rotate_access_token(call: Call) -> AccessTokenRotated:
+    return await access_tokens.rotate_access_token(
+        call.resources,
+        tenant=call.tenant,
+        connection_id=call.path_id("connection_id", "connection"),
+    )
+
+
+@router.route(
+    "PUT",
+    "/v1/connections/{connection_id}/sandbox/fault",
+    summary="Sandbox connections only: make its API calls fail (expired token, revoked, 429, 500)",
+    body=SandboxFaultSet,
+    response=SandboxFaultRead,
+)
+async def set_sandbox_fault(call: Call, body: SandboxFaultSet) -> SandboxFaultRead:
+    return await sandbox.set_connection_fault(
+        call.resources,
+        tenant=call.tenant,
+        connection_id=call.path_id("connection_id", "connection"),
+        fault=body.fault,
+        count=body.count,
+    )
+
+
+class SandboxCalls(Page[dict[str, Any]]):
+    """The sandbox API calls made with this connection's tokens, oldest first."""
+
+
+@router.route(
+    "GET",
+    "/v1/connections/{connection_id}/sandbox/calls",
+    summary="Sandbox connections only: the API calls made with its tokens",
+    response=SandboxCalls,
+)
+async def list_sandbox_calls(call: Call) -> SandboxCalls:
+    calls = await sandbox.connection_calls(
+        call.resources,
+        tenant=call.tenant,
+        connection_id=call.path_id("connection_id", "connection"),
+    )
+    return SandboxCalls(data=calls, next_cursor=None)

@@ -1,0 +1,133 @@
+"""App events and their definitions: ``/v1/event-definitions``, ``/v1/events``."""
+
+from __future__ import annotations
+
+from services.gateway.endpoints import Call, Reply, Router
+from shared import event_definitions, events
+from shared.errors import invalid, not_found
+from shared.models.common import Page
+from shared.models.events import (
+    EventAccepted,
+    EventBatchAccepted,
+    EventBatchCreate,
+    EventCreate,
+    EventDefinitionCreate,
+    EventDefinitionRead,
+    EventRead,
+    ExecutionSummary,
+)
+from shared.stores import events as store
+from shared.stores import executions as execution_store
+from shared.stores.events import Definition
+
+router = Router("events")
+
+
+def _definition_read(d: Definition, changed: bool = True) -> EventDefinitionRead:
+    return EventDefinitionRead(
+        name=d.name, version=d.version, schema_=d.schema, created_at=d.created_at, changed=changed
+    )
+
+
+@router.route(
+    "POST",
+    "/v1/event-definitions",
+    summary="Define an event (JSON Schema, or a sample payload); a changed schema is a new version",
+    body=EventDefinitionCreate,
+    response=EventDefinitionRead,
+    status=201,
+)
+async def save_event_definition(call: Call, body: EventDefinitionCreate) -> Reply:
+    definition, changed = await event_definitions.save_definition(
+        call.resources, tenant=call.tenant, name=body.name, schema=body.schema_, sample=body.sample
+    )
+    return Reply(_definition_read(definition, changed), 201 if changed else 200)
+
+
+@router.route(
+    "GET",
+    "/v1/event-definitions",
+    summary="Every event definition (latest versions)",
+    response=Page[EventDefinitionRead],
+)
+async def list_event_definitions(call: Call) -> Page[EventDefinitionRead]:
+    found = await store.list_definitions(call.resources.pool, tenant=call.tenant)
+    return Page[EventDefinitionRead](data=[_definition_read(d) for d in found], next_cursor=None)
+
+
+@router.route(
+    "GET",
+    "/v1/event-definitions/{name}",
+    summary="Every version of one event definition, newest first",
+    response=Page[EventDefinitionRead],
+)
+async def get_event_definition(call: Call) -> Page[EventDefinitionRead]:
+    versions = await store.definition_versions(
+        call.resources.pool, tenant=call.tenant, name=call.path("name")
+    )
+    if not versions:
+        raise not_found("event definition")
+    return Page[EventDefinitionRead](data=[_definition_read(d) for d in versions], next_cursor=None)
+
+
+def _idempotency_key(call: Call) -> str | None:
+    key = call.request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise invalid("Idempotency-Key", "Idempotency-Key: must be 1 to 255 characters")
+    return key
+
+
+@router.route(
+    "POST",
+    "/v1/events",
+    summary="Send an app event (committed before the reply; optional Idempotency-Key header)",
+    body=EventCreate,
+    response=EventAccepted,
+    status=202,
+)
+async def send_event(call: Call, body: EventCreate) -> Reply:
+    accepted, _ = await events.ingest(
+        call.resources, tenant=call.tenant, body=body, idempotency_key=_idempotency_key(call)
+    )
+    return Reply(accepted, 202)
+
+
+@router.route(
+    "POST",
+    "/v1/events/batch",
+    summary="Send up to 1,000 events in one transaction (all or none)",
+    body=EventBatchCreate,
+    response=EventBatchAccepted,
+    status=202,
+)
+async def send_events(call: Call, body: EventBatchCreate) -> Reply:
+    accepted = await events.ingest_batch(call.resources, tenant=call.tenant, items=body.events)
+    return Reply(EventBatchAccepted(data=accepted), 202)
+
+
+@router.route(
+    "GET",
+    "/v1/events/{event_id}",
+    summary="An event, its status and its executions",
+    response=EventRead,
+)
+async def get_event(call: Call) -> EventRead:
+    event_id = call.path_id("event_id", "event")
+    row = await store.get_event(call.resources.pool, tenant=call.tenant, event_id=event_id)
+    if row is None:
+        raise not_found("event")
+    executions = await execution_store.executions_of_event(call.resources.pool, event_id=event_id)
+    return EventRead(
+        id=str(row["id"]),
+        event=row["name"],
+        definition_version=row["definition_version"],
+        linked_account_id=row["linked_account_id"],
+        config_id=row["config_id"],
+        payload=row["payload"],
+        status=row["status"],
+        created_at=row["created_at"],
+        executions=[
+            ExecutionSummary(id=str(e["id"]), workflow_id=str(e["workflow_id"]), status=e["status"])
+            for e in executions
+        ],
+    )

@@ -1,0 +1,86 @@
+"""Execution history: ``/v1/executions`` (list, one with its steps, replay)."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.gateway.endpoints import Call, Router
+from shared import jobs
+from shared.errors import ApiError, ErrorCode, invalid, not_found
+from shared.executor import redact
+from shared.models.common import Page
+from shared.models.executions import ExecutionQuery, ExecutionRead
+from shared.stores import executions as store
+
+router = Router("executions")
+
+
+def _uuid(value: str | None, field: str) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise invalid(field, f"{field}: not an id") from None
+
+
+@router.route(
+    "GET",
+    "/v1/executions",
+    summary="Executions, filtered, ordered by id",
+    query=ExecutionQuery,
+    response=Page[ExecutionRead],
+)
+async def list_executions(call: Call, query: ExecutionQuery) -> Page[ExecutionRead]:
+    items, next_cursor = await store.list_executions(
+        call.resources.pool,
+        tenant=call.tenant,
+        limit=call.page_limit(query.limit),
+        cursor=query.cursor,
+        status=query.status,
+        event_id=_uuid(query.event_id, "event_id"),
+        workflow_id=_uuid(query.workflow_id, "workflow_id"),
+        linked_account_id=query.linked_account_id,
+    )
+    return Page[ExecutionRead](data=items, next_cursor=next_cursor)
+
+
+@router.route(
+    "GET",
+    "/v1/executions/{execution_id}",
+    summary="One execution with every step's input, output, error, attempts and timing",
+    response=ExecutionRead,
+)
+async def get_execution(call: Call) -> ExecutionRead:
+    row = await store.get_execution(
+        call.resources.pool,
+        tenant=call.tenant,
+        execution_id=call.path_id("execution_id", "execution"),
+    )
+    if row is None:
+        raise not_found("execution")
+    return await store.execution_with_steps(call.resources.pool, row=row, redact=redact)
+
+
+@router.route(
+    "POST",
+    "/v1/executions/{execution_id}/replay",
+    summary="Run a failed execution again, from its failed step",
+    response=ExecutionRead,
+)
+async def replay_execution(call: Call) -> ExecutionRead:
+    execution_id = call.path_id("execution_id", "execution")
+    row = await store.reopen_execution(
+        call.resources.pool, tenant=call.tenant, execution_id=execution_id
+    )
+    if row is None:
+        if (
+            await store.get_execution(
+                call.resources.pool, tenant=call.tenant, execution_id=execution_id
+            )
+            is None
+        ):
+            raise not_found("execution")
+        raise ApiError(ErrorCode.CONFLICT, "only failed or needs_reauth executions can be replayed")
+    await jobs.enqueue_execution(call.resources.redis, execution_id, 0)
+    return await store.execution_with_steps(call.resources.pool, row=row, redact=redact)

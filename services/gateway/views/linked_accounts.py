@@ -1,0 +1,105 @@
+"""Linked accounts: ``/v1/linked-accounts``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.gateway.endpoints import Call, Reply, Router
+from shared import accounts
+from shared.errors import not_found
+from shared.models.common import Deleted, ExternalId, Page, PageQuery
+from shared.models.linked_accounts import (
+    LinkedAccountCreate,
+    LinkedAccountRead,
+    LinkedAccountSaved,
+    LinkedAccountUpdate,
+)
+from shared.stores import linked_accounts as store
+
+router = Router("linked accounts")
+
+
+class LinkedAccountQuery(PageQuery):
+    """Filters of ``GET /v1/linked-accounts``."""
+
+    org_id: ExternalId | None = Field(default=None, description="only accounts of this org")
+
+
+@router.route(
+    "POST",
+    "/v1/linked-accounts",
+    summary="Create a linked account (201), or update it when the id exists (200)",
+    body=LinkedAccountCreate,
+    response=LinkedAccountSaved,
+    status=201,
+)
+async def save_linked_account(call: Call, body: LinkedAccountCreate) -> Reply:
+    saved = await accounts.save_account(
+        call.resources,
+        tenant=call.tenant,
+        linked_account_id=body.linked_account_id,
+        fields=body.model_dump(exclude_unset=True, exclude={"linked_account_id"}),
+    )
+    return Reply(saved, 201 if saved.created else 200)
+
+
+@router.route(
+    "GET",
+    "/v1/linked-accounts",
+    summary="List linked accounts, ordered by id",
+    query=LinkedAccountQuery,
+    response=Page[LinkedAccountRead],
+)
+async def list_linked_accounts(call: Call, query: LinkedAccountQuery) -> Page[LinkedAccountRead]:
+    items, next_cursor = await store.list_accounts(
+        call.resources.pool,
+        tenant=call.tenant,
+        limit=call.page_limit(query.limit),
+        cursor=query.cursor,
+        org_id=query.org_id,
+    )
+    return Page[LinkedAccountRead](data=items, next_cursor=next_cursor)
+
+
+@router.route(
+    "GET",
+    "/v1/linked-accounts/{linked_account_id}",
+    summary="Get one linked account",
+    response=LinkedAccountRead,
+)
+async def get_linked_account(call: Call) -> LinkedAccountRead:
+    found = await store.get_account(
+        call.resources.pool, tenant=call.tenant, linked_account_id=call.path("linked_account_id")
+    )
+    if found is None:
+        raise not_found("linked account")
+    return found
+
+
+@router.route(
+    "PATCH",
+    "/v1/linked-accounts/{linked_account_id}",
+    summary="Change a linked account's name, metadata or org",
+    body=LinkedAccountUpdate,
+    response=LinkedAccountRead,
+)
+async def update_linked_account(call: Call, body: LinkedAccountUpdate) -> LinkedAccountRead:
+    return await accounts.update_account(
+        call.resources,
+        tenant=call.tenant,
+        linked_account_id=call.path("linked_account_id"),
+        fields=body.model_dump(exclude_unset=True),
+    )
+
+
+@router.route(
+    "DELETE",
+    "/v1/linked-accounts/{linked_account_id}",
+    summary="Delete a linked account, its connections and every token issued for it",
+    response=Deleted,
+)
+async def delete_linked_account(call: Call) -> Deleted:
+    await accounts.delete_account(
+        call.resources, tenant=call.tenant, linked_account_id=call.path("linked_account_id")
+    )
+    return Deleted()

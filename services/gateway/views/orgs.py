@@ -1,0 +1,32 @@
+"""Orgs: ``/v1/orgs`` (created by link-token and linked-account requests)."""
+
+from __future__ import annotations
+
+from services.gateway.endpoints import Call, Router
+from shared.errors import not_found
+from shared.models.common import Page, PageQuery
+from shared.models.orgs import OrgRead
+from shared.stores import linked_accounts as store
+
+router = Router("orgs")
+
+
+@router.route(
+    "GET", "/v1/orgs", summary="List orgs, ordered by id", query=PageQuery, response=Page[OrgRead]
+)
+async def list_orgs(call: Call, query: PageQuery) -> Page[OrgRead]:
+    items, next_cursor = await store.list_orgs(
+        call.resources.pool,
+        tenant=call.tenant,
+        limit=call.page_limit(query.limit),
+        cursor=query.cursor,
+    )
+    return Page[OrgRead](data=items, next_cursor=next_cursor)
+
+
+@router.route("GET", "/v1/orgs/{org_id}", summary="Get one org", response=OrgRead)
+async def get_org(call: Call) -> OrgRead:
+    found = await store.get_org(call.resources.pool, tenant=call.tenant, org_id=call.path("org_id"))
+    if found is None:
+        raise not_found("org")
+    return found

@@ -1,0 +1,71 @@
+"""Workflows: ``/v1/workflows``."""
+
+from __future__ import annotations
+
+from services.gateway.endpoints import Call, Reply, Router
+from shared import workflows
+from shared.errors import not_found
+from shared.models.common import Deleted, Page
+from shared.models.workflows import WorkflowCreate, WorkflowRead
+from shared.stores import workflows as store
+
+router = Router("workflows")
+
+
+@router.route(
+    "POST",
+    "/v1/workflows",
+    summary="Create a workflow (validated whole)",
+    body=WorkflowCreate,
+    response=WorkflowRead,
+    status=201,
+)
+async def create_workflow(call: Call, body: WorkflowCreate) -> Reply:
+    return Reply(await workflows.save_workflow(call.resources, tenant=call.tenant, body=body), 201)
+
+
+@router.route("GET", "/v1/workflows", summary="Every workflow", response=Page[WorkflowRead])
+async def list_workflows(call: Call) -> Page[WorkflowRead]:
+    return Page[WorkflowRead](
+        data=await store.list_workflows(call.resources.pool, tenant=call.tenant), next_cursor=None
+    )
+
+
+@router.route("GET", "/v1/workflows/{workflow_id}", summary="One workflow", response=WorkflowRead)
+async def get_workflow(call: Call) -> WorkflowRead:
+    found = await store.get_workflow(
+        call.resources.pool, tenant=call.tenant, workflow_id=call.path_id("workflow_id", "workflow")
+    )
+    if found is None:
+        raise not_found("workflow")
+    return found
+
+
+@router.route(
+    "PUT",
+    "/v1/workflows/{workflow_id}",
+    summary="Replace a workflow (validated whole)",
+    body=WorkflowCreate,
+    response=WorkflowRead,
+)
+async def replace_workflow(call: Call, body: WorkflowCreate) -> WorkflowRead:
+    return await workflows.save_workflow(
+        call.resources,
+        tenant=call.tenant,
+        body=body,
+        workflow_id=call.path_id("workflow_id", "workflow"),
+    )
+
+
+@router.route(
+    "DELETE",
+    "/v1/workflows/{workflow_id}",
+    summary="Delete a workflow and its executions",
+    response=Deleted,
+)
+async def delete_workflow(call: Call) -> Deleted:
+    if not await store.delete_workflow(
+        call.resources.pool, tenant=call.tenant, workflow_id=call.path_id("workflow_id", "workflow")
+    ):
+        raise not_found("workflow")
+    return Deleted()

@@ -1,0 +1,1 @@
+"""Code the gateway and the workers share: config, models, stores and domain rules."""

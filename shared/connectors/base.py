@@ -1,0 +1,99 @@
+"""What an action is, what it is given, and how it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel
+
+from shared.outbound import OutboundClient, OutboundResponse
+
+FailureKind = Literal["retryable", "unauthorized", "fatal"]
+
+
+class ActionError(Exception):
+    """A failed call: retryable (network, timeout, 429, 5xx), unauthorized (401), or fatal."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as stored in history."""
+        return {"kind": self.kind, "message": str(self), "status": self.status}
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What an action may use: the connection's credentials, its API base, a key for idempotency."""
+
+    credentials: dict[str, Any]
+    api_base_url: str | None
+    idempotency_key: str
+    client: OutboundClient
+
+
+@dataclass(frozen=True)
+class Action:
+    """A named, typed call into an app (``app`` None: usable in any workflow)."""
+
+    name: str
+    app: str | None
+    input_model: type[BaseModel]
+    run: Callable[[ActionContext, Any], Awaitable[Any]]
+
+
+def bearer_headers(ctx: ActionContext) -> dict[str, str]:
+    """Authorization for an OAuth2 connection, and the step's idempotency key."""
+    headers = {"Idempotency-Key": ctx.idempotency_key}
+    token = ctx.credentials.get("access_token")
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def result_of(response: OutboundResponse) -> Any:
+    """The parsed body of a successful response, or the ActionError its status means."""
+    if response.status == 401:
+        raise ActionError("unauthorized", "the app refused the credentials (401)", status=401)
+    if response.status == 429:
+        raise ActionError(
+            "retryable",
+            "the app is rate limiting (429)",
+            status=429,
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
+    if response.status >= 500:
+        raise ActionError(
+            "retryable", f"the app failed ({response.status})", status=response.status
+        )
+    try:
+        body: Any = orjson.loads(response.body) if response.body else None
+    except orjson.JSONDecodeError:
+        body = response.body.decode(errors="replace")[:2000]
+    if response.status >= 400:
+        raise ActionError(
+            "fatal",
+            f"the app rejected the call ({response.status}): {str(body)[:500]}",
+            status=response.status,
+        )
+    return body

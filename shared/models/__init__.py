@@ -1,0 +1,1 @@
+"""Request and response models: the API's contracts, also the source of ``/openapi.json``."""
