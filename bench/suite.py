@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import statistics
 import subprocess
 import time
@@ -25,6 +26,7 @@ from redis.asyncio import ConnectionPool
 
 from bench import seed as seeding
 from bench.baseline import NOOP
+from bench.profiler import Profile
 from bench.report import Figure, Memory, Results, Side, median_side
 from bench.seed import Seeded
 from bench.stack import PYTHON, QUEUE, Group, Stack, rss_mb
@@ -49,6 +51,12 @@ class Options:
     latency_seconds: float = 10.0
     memory_events: int = 100_000
     processes: tuple[int, ...] = (1, 2)
+    profile: bool = False  # py-spy on the first measured Linkport run of each figure
+    only: tuple[str, ...] = ()  # run just the figures whose names contain one of these
+
+    def wants(self, name: str) -> bool:
+        """Whether the figure called ``name`` is to be measured."""
+        return not self.only or any(part in name for part in self.only)
 
     def smoke(self) -> Options:
         """A run of seconds, not minutes."""
@@ -160,22 +168,30 @@ class Run:
             "payload": {"email": f"u{n}@example.com", "first": "Ada", "last": "Lovelace", "seq": n},
         }
 
-    async def post_events(self, count: int, *, per_request: int = 1000) -> None:
-        """``count`` events through the gateway's batch route (not measured: setup)."""
+    async def post_events(self, count: int, *, batched: bool) -> None:
+        """``count`` events through the gateway, in batches of 1,000 or one by one (32 in
+        flight): setup, not measured."""
         assert self.gateway is not None
-        headers = {"X-API-Key": self.seeded.api_key}
-        async with aiohttp.ClientSession(headers=headers) as http:
-            for start in range(0, count, per_request):
-                events = [
-                    self.event_body(self.next_seq + i)
-                    for i in range(min(per_request, count - start))
-                ]
-                self.next_seq += len(events)
-                async with http.post(
-                    self.gateway.url + "/v1/events/batch", json={"events": events}
-                ) as reply:
+        url = self.gateway.url + ("/v1/events/batch" if batched else "/v1/events")
+        first, end = self.next_seq, self.next_seq + count
+        self.next_seq = end
+        bodies: list[dict[str, object]] = (
+            [
+                {"events": [self.event_body(n) for n in range(start, min(end, start + 1000))]}
+                for start in range(first, end, 1000)
+            ]
+            if batched
+            else [self.event_body(n) for n in range(first, end)]
+        )
+        limit = asyncio.Semaphore(2 if batched else 32)
+        async with aiohttp.ClientSession(headers={"X-API-Key": self.seeded.api_key}) as http:
+
+            async def post(body: dict[str, object]) -> None:
+                async with limit, http.post(url, json=body) as reply:
                     if reply.status != 202:
-                        raise BenchFailed(f"batch ingest answered {reply.status}")
+                        raise BenchFailed(f"{url} answered {reply.status}")
+
+            await asyncio.gather(*(post(body) for body in bodies))
 
 
 @dataclass(frozen=True)
@@ -268,7 +284,16 @@ HTTP_OPS = (
 )
 
 
-async def _wrk(run: Run, op: HttpOp, target: Target, seconds: int, rate_guess: float) -> WrkResult:
+def _profile(run: Run, name: str, pid: int) -> Profile | None:
+    if not run.options.profile:
+        return None
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return Profile(pid, run.stack.out / f"profile-{slug}.txt")
+
+
+async def _wrk(
+    run: Run, op: HttpOp, target: Target, seconds: int, rate_guess: float, *, profile: bool = False
+) -> WrkResult:
     assert run.gateway is not None
     assert run.baseline is not None
     url = (
@@ -281,6 +306,7 @@ async def _wrk(run: Run, op: HttpOp, target: Target, seconds: int, rate_guess: f
     bodies = seeding.write_lines(
         run.stack.out / f"bodies-{target}.jsonl", await op.bodies(run, target, budget)
     )
+    profiler = _profile(run, op.name, run.gateway.processes[0].pid) if profile else None
     result = await asyncio.to_thread(
         run_wrk,
         url,
@@ -289,6 +315,8 @@ async def _wrk(run: Run, op: HttpOp, target: Target, seconds: int, rate_guess: f
         seconds=seconds,
         connections=op.connections or run.options.connections,
     )
+    if profiler is not None:
+        profiler.stop()
     await run.clean()
     if result.failures:
         raise BenchFailed(
@@ -304,9 +332,12 @@ async def measure_http(run: Run, op: HttpOp, processes: int) -> Figure:
     for target in TARGETS:
         seen[target] = (await _wrk(run, op, target, run.options.warmup, seen[target])).per_second
     sides: dict[Target, list[Side]] = {target: [] for target in TARGETS}
-    for _ in range(run.options.rounds):
+    for round_ in range(run.options.rounds):
         for target in TARGETS:
-            result = await _wrk(run, op, target, run.options.seconds, seen[target])
+            first_linkport = round_ == 0 and target == "linkport"
+            result = await _wrk(
+                run, op, target, run.options.seconds, seen[target], profile=first_linkport
+            )
             sides[target].append(
                 Side(result.per_second * op.per_request, result.p50_ms, result.p99_ms, op.unit)
             )
@@ -329,14 +360,18 @@ async def _enqueue_noops(run: Run, count: int) -> None:
         )
 
 
-async def measure_executions(run: Run) -> Figure:
+async def measure_executions(run: Run, *, batched: bool) -> Figure:
     """Peak executions/s through one worker (one HTTP step to the fake app), beside no-op
-    arq jobs/s through one worker with the same tuning."""
+    arq jobs/s through one worker with the same tuning. The events wait, durable and
+    enqueued, before the worker starts; sent one by one, each is a fan-out job of its own;
+    sent in batches, a fan-out job takes ten."""
     assert run.gateway is not None
     count = run.options.executions
+    how = "in batches of 1,000" if batched else "one by one"
     await run.clean()
-    await run.post_events(count)  # durable and enqueued; no worker yet
+    await run.post_events(count, batched=batched)
     worker = run.stack.worker(run.gateway.url)
+    profiler = _profile(run, f"executions {how}", worker.pid)
     try:
 
         async def all_done() -> bool:
@@ -344,6 +379,8 @@ async def measure_executions(run: Run) -> Figure:
 
         await run.wait_for(f"{count} executions", all_done, within=60 + count / 20)
     finally:
+        if profiler is not None:
+            profiler.stop()
         stop(worker)
     span = await run.pool.fetchval(
         "SELECT extract(epoch FROM max(finished_at) - min(finished_at))::float8 FROM executions"
@@ -363,7 +400,7 @@ async def measure_executions(run: Run) -> Figure:
         raise BenchFailed(f"the baseline worker ran {len(finished)} jobs, not {count}")
     baseline_rate = (count - 1) / max(max(finished) - min(finished), 1e-9)
     return Figure(
-        "executions through 1 worker (1 HTTP step)",
+        f"executions through 1 worker, events sent {how}",
         Side(linkport_rate, unit="exec/s"),
         Side(baseline_rate, unit="no-op jobs/s"),
         note=f"{count:,} each",
@@ -483,7 +520,7 @@ async def measure_memory(run: Run) -> list[Memory]:
         points_worker = {"idle": rss_mb(worker)}
         done = 0
         for part in (total // 2, total - total // 2):
-            await run.post_events(part)
+            await run.post_events(part, batched=True)
             done += part
 
             async def caught_up(expected: int = done) -> bool:
@@ -560,15 +597,19 @@ async def run_benchmark(options: Options, out: Path, progress: Callable[[str], N
             if processes == options.processes[0]:
                 await _define_workflow(run)
             for op in HTTP_OPS:
-                progress(f"{op.name}, {processes} gateway process(es)")
-                results.figures.append(await measure_http(run, op, processes))
-            if processes == 1:
-                progress("executions through one worker")
-                executions = await measure_executions(run)
-                results.figures.append(executions)
-                progress("end-to-end latency at half of peak")
-                results.figures.append(await measure_latency(run, executions.linkport.rate))
-        await _serve(run, 1)  # fresh processes: their idle memory is the starting point
-        progress(f"memory over {options.memory_events:,} events")
-        results.memory = await measure_memory(run)
+                if options.wants(op.name):
+                    progress(f"{op.name}, {processes} gateway process(es)")
+                    results.figures.append(await measure_http(run, op, processes))
+            if processes == 1 and options.wants("executions"):
+                progress("executions through one worker, events one by one")
+                single = await measure_executions(run, batched=False)
+                progress("executions through one worker, events in batches")
+                batched = await measure_executions(run, batched=True)
+                results.figures += [single, batched]
+                progress("end-to-end latency at half of the one-by-one peak")
+                results.figures.append(await measure_latency(run, single.linkport.rate))
+        if options.wants("memory"):
+            await _serve(run, 1)  # fresh processes: their idle memory is the starting point
+            progress(f"memory over {options.memory_events:,} events")
+            results.memory = await measure_memory(run)
     return results

@@ -60,13 +60,22 @@ def _needs_refresh(res: Resources, creds: dict[str, Any]) -> bool:
 
 
 async def current_credentials(
-    res: Resources, *, tenant: Tenant, connection_id: uuid.UUID, rejected_token: str | None = None
+    res: Resources,
+    *,
+    tenant: Tenant,
+    connection_id: uuid.UUID,
+    rejected_token: str | None = None,
+    loaded: StoredConnection | None = None,
 ) -> dict[str, Any]:
     """Credentials fit to use now. ``rejected_token``: the app just refused this access token,
-    so refresh unless another worker already replaced it."""
+    so refresh unless another worker already replaced it. ``loaded``: the connection as the
+    caller just read it (saves a round trip; a refresh always re-reads under the lock)."""
     deadline = time.monotonic() + LOCK_TTL_MS / 1000
     while True:
-        connection = await _load(res, tenant, connection_id)
+        if loaded is not None and loaded.read.status != "active":
+            raise ReauthorizationNeeded(f"the connection is {loaded.read.status}")
+        connection = loaded or await _load(res, tenant, connection_id)
+        loaded = None
         creds = open_credentials(res, connection)
         stale = rejected_token is not None and creds.get("access_token") == rejected_token
         if not stale and not _needs_refresh(res, creds):

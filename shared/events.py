@@ -74,7 +74,7 @@ async def ingest(
             field="Idempotency-Key",
         )
     if created:
-        await jobs.enqueue_fan_out(res.redis, event_id, 0)
+        await jobs.enqueue(res.redis, jobs.fan_out_jobs([event_id])[0])
     return EventAccepted(event_id=str(event_id), status="pending"), created
 
 
@@ -98,6 +98,6 @@ async def ingest_batch(
         for i, item in enumerate(items)
     ]
     stored = await store.insert_events(res.pool, tenant=tenant, events=prepared)
-    if any(created for _, created in stored):
-        await jobs.enqueue_sweep(res.redis)  # one job fans out the whole batch
+    created = [event_id for event_id, is_new in stored if is_new]
+    await jobs.enqueue_many(res.redis, jobs.fan_out_jobs(created))
     return [EventAccepted(event_id=str(event_id), status="pending") for event_id, _ in stored]

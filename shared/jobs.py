@@ -1,26 +1,49 @@
 """Job names, job ids, enqueueing, and the JSON job serializer: one place for what crosses arq.
 
-Jobs carry ids only (never secrets or payloads). Job ids are deterministic per attempt, so
-the same work enqueued twice (by the gateway, a retry, and the sweeper) is one job.
+Jobs carry ids only (never secrets or payloads). Job ids are deterministic, so the same
+work enqueued twice (by the gateway, a retry, and the sweeper) is one job.
+
+Enqueueing writes arq's own job record (``arq.jobs.serialize_job``) under arq's keys, as
+``ArqRedis.enqueue_job`` does, but in one round trip: arq's enqueue is WATCH, EXISTS, then
+MULTI/PSETEX/ZADD/EXEC (three round trips and a pooled connection held across them); a
+script does the same check-and-set atomically, and many of them share one pipeline.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 import structlog
 from arq.connections import ArqRedis
+from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
 from redis.exceptions import RedisError
 
 RECORD_HEARTBEAT = "record_heartbeat"
 FAN_OUT = "fan_out"
 RUN_EXECUTION = "run_execution"
-SWEEP = "sweep"
+
+# How many events one fan-out job takes from a batch: the job runs their executions itself
+# when they are few (see executor.INLINE_EXECUTIONS), so a batch is spread over many jobs.
+FAN_OUT_CHUNK = 10
 
 log = structlog.get_logger(logger_name="linkport.jobs")
+
+# KEYS: job key, result key, queue; ARGV: expiry ms, job record, score, job id.
+# A job whose id is queued, running (its record exists) or has a kept result is not
+# enqueued again: arq's rule.
+_ENQUEUE = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
 
 
 def job_serializer(value: dict[str, Any]) -> bytes:
@@ -34,32 +57,70 @@ def job_deserializer(raw: bytes) -> dict[str, Any]:
     return value
 
 
-async def _enqueue(
-    redis: ArqRedis, name: str, job_id: str, arg: str, defer_until: datetime | None
-) -> bool:
-    """Enqueue, tolerating Redis being down: the row is durable and the sweeper will enqueue it."""
+@dataclass(frozen=True)
+class JobSpec:
+    """A job to enqueue: its function, deterministic id, argument, and when it is due."""
+
+    function: str
+    job_id: str
+    arg: str | list[str]
+    defer_until: datetime | None = None
+
+    def script_call(self, queue: str) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of the enqueue script for this job."""
+        now_ms = int(time.time() * 1000)
+        score = int(self.defer_until.timestamp() * 1000) if self.defer_until else now_ms
+        record = serialize_job(
+            self.function, (self.arg,), {}, None, now_ms, serializer=job_serializer
+        )
+        keys = [job_key_prefix + self.job_id, result_key_prefix + self.job_id, queue]
+        return keys, [score - now_ms + expires_extra_ms, record, score, self.job_id]
+
+
+async def enqueue(redis: ArqRedis, job: JobSpec) -> bool:
+    """Enqueue one job (one round trip); False when it already exists or Redis is down (the
+    row is durable and the sweeper will enqueue it)."""
+    keys, args = job.script_call(redis.default_queue_name)
     try:
-        job = await redis.enqueue_job(name, arg, _job_id=job_id, _defer_until=defer_until)
+        added = await redis.register_script(_ENQUEUE)(keys, args)
     except (RedisError, OSError) as exc:
-        log.warning("enqueue_failed", job=name, error=type(exc).__name__)
+        log.warning("enqueue_failed", job=job.function, error=type(exc).__name__)
         return False
-    return job is not None
+    return bool(added)
 
 
-async def enqueue_fan_out(redis: ArqRedis, event_id: uuid.UUID, attempt: int) -> bool:
-    """Fan an event out (attempt-numbered job id)."""
-    return await _enqueue(redis, FAN_OUT, f"fanout:{event_id}:{attempt}", str(event_id), None)
+async def enqueue_many(redis: ArqRedis, specs: Sequence[JobSpec]) -> int:
+    """Enqueue jobs in one pipeline; returns how many were new (0 when Redis is down)."""
+    if not specs:
+        return 0
+    script = redis.register_script(_ENQUEUE)
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for spec in specs:
+                keys, args = spec.script_call(redis.default_queue_name)
+                await script(keys, args, client=pipe)
+            added = await pipe.execute()
+    except (RedisError, OSError) as exc:
+        log.warning(
+            "enqueue_failed", job=specs[0].function, count=len(specs), error=type(exc).__name__
+        )
+        return 0
+    return sum(1 for a in added if a)
 
 
-async def enqueue_execution(
-    redis: ArqRedis, execution_id: uuid.UUID, attempt: int, defer_until: datetime | None = None
-) -> bool:
+def fan_out_jobs(event_ids: Sequence[uuid.UUID]) -> list[JobSpec]:
+    """Fan-out jobs for events, ``FAN_OUT_CHUNK`` at a time. A job id names its lot, so the
+    same lot enqueued again is the same job."""
+    return [
+        JobSpec(FAN_OUT, f"fanout:{lot[0]}:{len(lot)}", [str(e) for e in lot])
+        for lot in (
+            event_ids[i : i + FAN_OUT_CHUNK] for i in range(0, len(event_ids), FAN_OUT_CHUNK)
+        )
+    ]
+
+
+def execution_job(
+    execution_id: uuid.UUID, attempt: int, defer_until: datetime | None = None
+) -> JobSpec:
     """Run an execution (attempt-numbered job id), now or at ``defer_until``."""
-    return await _enqueue(
-        redis, RUN_EXECUTION, f"exec:{execution_id}:{attempt}", str(execution_id), defer_until
-    )
-
-
-async def enqueue_sweep(redis: ArqRedis) -> bool:
-    """Ask a worker to sweep now (a batch of events waits): at most one such job at a time."""
-    return await _enqueue(redis, SWEEP, "sweep:now", "", None)
+    return JobSpec(RUN_EXECUTION, f"exec:{execution_id}:{attempt}", str(execution_id), defer_until)

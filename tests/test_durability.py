@@ -67,7 +67,7 @@ async def test_flush_between_fan_out_and_execution_loses_nothing(
     for event_id in accepted:
         import uuid
 
-        await executor.fan_out(acme.http.app[RESOURCES], event_id=uuid.UUID(event_id))
+        await executor.fan_out(acme.http.app[RESOURCES], event_ids=[uuid.UUID(event_id)])
     await redis.flushdb()
     async with running_worker(worker_settings(acme)):
         await eventually(lambda: _succeeded(pool), lambda n: n == len(accepted), timeout=20)
@@ -183,7 +183,7 @@ async def test_an_interrupted_execution_is_handed_back_at_once(
             "settings": worker_settings(acme, outbound_allowed_networks="127.0.0.0/8"),
         }
     )
-    await executor.fan_out(resources, event_id=uuid.UUID(event_id))
+    await executor.fan_out(resources, event_ids=[uuid.UUID(event_id)])
     execution_id = await pool.fetchval("SELECT id FROM executions")
     clients = Clients.create(resources)
     try:

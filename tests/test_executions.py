@@ -83,8 +83,8 @@ async def test_fan_out_to_several_workflows_once(acme: Api, pool: db.Pool) -> No
     await enable(acme, "user_12345", first, second)
     event_id = await send(acme)  # no worker yet: fan out by hand, twice
     resources = acme.http.app[RESOURCES]
-    assert await executor.fan_out(resources, event_id=uuid.UUID(event_id)) == 2
-    assert await executor.fan_out(resources, event_id=uuid.UUID(event_id)) == 0
+    assert len(await executor.fan_out(resources, event_ids=[uuid.UUID(event_id)])) == 2
+    assert await executor.fan_out(resources, event_ids=[uuid.UUID(event_id)]) == []
     rows = await pool.fetch("SELECT workflow_id FROM executions")
     assert {str(r["workflow_id"]) for r in rows} == {first, second}
     assert disabled not in {str(r["workflow_id"]) for r in rows}
@@ -98,7 +98,7 @@ async def test_no_execution_without_an_active_connection(acme: Api, pool: db.Poo
     connection_id, _ = await arranged(acme)
     await pool.execute("UPDATE connections SET status = 'needs_reauth'")
     event_id = await send(acme)
-    assert await executor.fan_out(acme.http.app[RESOURCES], event_id=uuid.UUID(event_id)) == 0
+    assert await executor.fan_out(acme.http.app[RESOURCES], event_ids=[uuid.UUID(event_id)]) == []
     assert connection_id
 
 
@@ -118,8 +118,10 @@ async def test_config_id_narrows_the_fan_out(acme: Api, pool: db.Pool) -> None:
         },
     )
     assert (
-        await executor.fan_out(acme.http.app[RESOURCES], event_id=uuid.UUID(reply.body["event_id"]))
-        == 0
+        await executor.fan_out(
+            acme.http.app[RESOURCES], event_ids=[uuid.UUID(reply.body["event_id"])]
+        )
+        == []
     )
 
 

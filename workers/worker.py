@@ -59,9 +59,11 @@ async def record_heartbeat(ctx: Ctx) -> None:
     )
 
 
-async def fan_out(ctx: Ctx, event_id: str) -> int:
-    """Job: create an event's executions and enqueue them."""
-    return await executor.fan_out(ctx["resources"], event_id=uuid.UUID(event_id))
+async def fan_out(ctx: Ctx, event_ids: list[str]) -> int:
+    """Job: create the events' executions and run (a few) or enqueue (many) them."""
+    return await executor.fan_out_and_run(
+        ctx["resources"], ctx["clients"], event_ids=[uuid.UUID(e) for e in event_ids]
+    )
 
 
 async def run_execution(ctx: Ctx, execution_id: str) -> str | None:
@@ -71,8 +73,8 @@ async def run_execution(ctx: Ctx, execution_id: str) -> str | None:
     )
 
 
-async def sweep(ctx: Ctx, _: str = "") -> tuple[int, int]:
-    """Cron and job: re-enqueue due work that may have lost its job."""
+async def sweep(ctx: Ctx) -> tuple[int, int]:
+    """Cron: re-enqueue due work that may have lost its job."""
     return await executor.sweep(ctx["resources"])
 
 
@@ -99,7 +101,6 @@ def create_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
         "functions": [
             _named(fan_out, jobs.FAN_OUT),
             _named(run_execution, jobs.RUN_EXECUTION),
-            _named(sweep, jobs.SWEEP),
         ],
         "cron_jobs": [
             cron(

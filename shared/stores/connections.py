@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from shared.crypto import Sealed
-from shared.db import Pool, Record
+from shared.db import Pool
 from shared.models.connections import ConnectionRead, ConnectionStatus
 from shared.stores.pagination import decode_uuid_cursor, encode_cursor
 from shared.tenancy import Tenant
@@ -66,7 +67,13 @@ async def list_connections(
     return items, encode_cursor(items[-1].id) if len(rows) > limit else None
 
 
-def _connection_read(row: Record) -> ConnectionRead:
+class Row(Protocol):
+    """A row's columns by name (an asyncpg Record, or a prefixed view of one)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def _connection_read(row: Row) -> ConnectionRead:
     return ConnectionRead(
         id=str(row["id"]),
         linked_account_id=row["linked_account_id"],
@@ -104,7 +111,45 @@ class StoredConnection:
     provider_account_id: str | None
 
 
-def _stored(row: Record) -> StoredConnection:
+# The columns ``_stored`` reads: a query joining a connection in selects them under a prefix.
+_STORED_COLUMNS = (
+    "id",
+    "client_id",
+    "environment",
+    "linked_account_id",
+    "app",
+    "status",
+    "status_reason",
+    "fields",
+    "credentials_expires_at",
+    "created_at",
+    "updated_at",
+    "credentials",
+    "credentials_nonce",
+    "credentials_key_id",
+    "provider_account_id",
+)
+
+
+def stored_columns(alias: str, prefix: str) -> str:
+    """SQL selecting connection ``alias``'s columns as ``{prefix}{column}``."""
+    return ", ".join(f"{alias}.{column} AS {prefix}{column}" for column in _STORED_COLUMNS)
+
+
+class _Prefixed:
+    def __init__(self, row: Row, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getitem__(self, key: str, /) -> Any:
+        return self._row[self._prefix + key]
+
+
+def stored_from(row: Row, prefix: str) -> StoredConnection | None:
+    """The connection selected with ``stored_columns(…, prefix)``, or None (no such row)."""
+    return None if row[prefix + "id"] is None else _stored(_Prefixed(row, prefix))
+
+
+def _stored(row: Row) -> StoredConnection:
     sealed = None
     if row["credentials"] is not None:
         sealed = Sealed(row["credentials"], row["credentials_nonce"], row["credentials_key_id"])

@@ -3,103 +3,210 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.db import Pool, Record
 from shared.models.executions import ExecutionRead, StepRunRead
+from shared.stores import connections as connection_store
+from shared.stores.connections import StoredConnection
 from shared.stores.pagination import decode_uuid_cursor, encode_cursor
 from shared.tenancy import Tenant
 
 
-async def claim_event(pool: Pool, *, event_id: uuid.UUID) -> Record | None:
-    """The event, if it still waits for fan-out (counting the attempt), else None."""
-    row: Record | None = await pool.fetchrow(
-        """UPDATE events SET attempts = attempts + 1, next_attempt_at = now() + interval '30 seconds'
-           WHERE id = $1 AND status = 'pending' RETURNING *""",
-        event_id,
+async def fan_out_events(pool: Pool, *, event_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Fan out those of the events that still wait: one execution per workflow each must run,
+    and the events marked fanned out, in one statement (so one transaction). Returns the ids
+    of executions created now; running it twice creates nothing new.
+
+    A workflow runs for an event when its trigger matches, the account has an active
+    connection to its app, and the account's config enables it (or no config exists, no
+    ``config_id`` was given, and the workflow runs by default). With a ``config_id`` only
+    that config counts.
+    """
+    rows = await pool.fetch(
+        """WITH due AS (
+               UPDATE events SET status = 'fanned_out', attempts = attempts + 1, fanned_out_at = now()
+               WHERE id = ANY ($1::uuid[]) AND status = 'pending'
+               RETURNING id, client_id, environment, name, linked_account_id, config_id),
+           targets AS (
+               SELECT due.id AS event_id, due.client_id, due.environment, due.linked_account_id,
+                      w.id AS workflow_id, c.id AS connection_id, cfg.id AS config_uuid
+               FROM due
+               JOIN workflows w ON w.client_id = due.client_id AND w.environment = due.environment
+                               AND w.trigger_event = due.name
+               JOIN connections c ON c.client_id = w.client_id AND c.environment = w.environment
+                                 AND c.app = w.app AND c.linked_account_id = due.linked_account_id
+                                 AND c.status = 'active'
+               LEFT JOIN LATERAL (
+                   SELECT id, enabled_workflows FROM configs
+                   WHERE client_id = w.client_id AND environment = w.environment
+                     AND linked_account_id = due.linked_account_id AND app = w.app
+                     AND (due.config_id IS NULL OR config_id = due.config_id)
+                   ORDER BY (w.id = ANY (enabled_workflows)) DESC, (config_id = 'default') DESC, created_at
+                   LIMIT 1) cfg ON true
+               WHERE w.id = ANY (coalesce(cfg.enabled_workflows, '{}'))
+                  OR (cfg.id IS NULL AND due.config_id IS NULL
+                      AND (w.definition ->> 'default_enabled')::boolean))
+           INSERT INTO executions (id, client_id, environment, event_id, workflow_id, linked_account_id,
+                                   connection_id, config_id, status)
+           SELECT gen_random_uuid(), client_id, environment, event_id, workflow_id, linked_account_id,
+                  connection_id, config_uuid, 'pending'
+           FROM targets
+           ON CONFLICT (event_id, workflow_id) DO NOTHING
+           RETURNING id""",
+        list(event_ids),
     )
-    return row
+    return [r["id"] for r in rows]
 
 
-async def fan_out_targets(pool: Pool, *, event: Record) -> list[Record]:
-    """(workflow, connection, config) for every workflow the event must run: trigger matches,
-    the account's config enables it (or it runs by default and no config says otherwise),
-    and the account has an active connection to the workflow's app."""
-    rows: list[Record] = await pool.fetch(
-        """SELECT w.id AS workflow_id, c.id AS connection_id, cfg.id AS config_uuid
-           FROM workflows w
-           JOIN connections c ON c.client_id = w.client_id AND c.environment = w.environment
-                              AND c.app = w.app AND c.linked_account_id = $4 AND c.status = 'active'
-           LEFT JOIN LATERAL (
-               SELECT id, enabled_workflows FROM configs
-               WHERE client_id = w.client_id AND environment = w.environment AND linked_account_id = $4
-                 AND app = w.app AND ($5::text IS NULL OR config_id = $5)
-               ORDER BY (w.id = ANY (enabled_workflows)) DESC, (config_id = 'default') DESC, created_at
-               LIMIT 1) cfg ON true
-           WHERE w.client_id = $1 AND w.environment = $2 AND w.trigger_event = $3
-             AND (w.id = ANY (coalesce(cfg.enabled_workflows, '{}'))
-                  OR (cfg.id IS NULL AND $5::text IS NULL AND (w.definition ->> 'default_enabled')::boolean))""",
-        event["client_id"],
-        event["environment"],
-        event["name"],
-        event["linked_account_id"],
-        event["config_id"],
-    )
-    return rows
+@dataclass(frozen=True, slots=True)
+class ClaimedExecution:
+    """An execution just claimed, with everything running it reads: one round trip."""
 
-
-async def create_executions(pool: Pool, *, event: Record, targets: list[Record]) -> list[uuid.UUID]:
-    """One execution per (event, workflow), and the event marked fanned out, in one transaction.
-    Returns the ids of executions created now (running fan-out twice creates nothing new)."""
-    async with pool.acquire() as conn, conn.transaction():
-        created = await conn.fetch(
-            """INSERT INTO executions (id, client_id, environment, event_id, workflow_id, linked_account_id,
-                                       connection_id, config_id, status)
-               SELECT gen_random_uuid(), $1, $2, $3, t.workflow_id, $4, t.connection_id, t.config_uuid, 'pending'
-               FROM unnest($5::uuid[], $6::uuid[], $7::uuid[]) AS t(workflow_id, connection_id, config_uuid)
-               ON CONFLICT (event_id, workflow_id) DO NOTHING RETURNING id""",
-            event["client_id"],
-            event["environment"],
-            event["id"],
-            event["linked_account_id"],
-            [t["workflow_id"] for t in targets],
-            [t["connection_id"] for t in targets],
-            [t["config_uuid"] for t in targets],
-        )
-        await conn.execute(
-            "UPDATE events SET status = 'fanned_out', fanned_out_at = now() WHERE id = $1",
-            event["id"],
-        )
-    return [r["id"] for r in created]
+    row: Record  # the execution
+    workflow_app: str | None  # None: the workflow is gone
+    definition: dict[str, Any]
+    payload: dict[str, Any]
+    config_values: dict[str, Any]
+    account_name: str | None
+    account_metadata: dict[str, Any]
+    connection: StoredConnection | None
+    # step id → {"status", "output"} of steps recorded by earlier attempts
+    checkpoints: dict[str, dict[str, Any]]
 
 
 async def claim_execution(
     pool: Pool, *, execution_id: uuid.UUID, lease_seconds: float
-) -> Record | None:
+) -> ClaimedExecution | None:
     """Take an execution to run: it must be due, or running under an expired lease (its worker
-    died). Exactly one claimer wins; the attempt is counted."""
-    row: Record | None = await pool.fetchrow(
-        """UPDATE executions SET status = 'running', attempts = attempts + 1,
-               lease_until = now() + make_interval(secs => $2), updated_at = now()
-           WHERE id = $1 AND ((status = 'pending' AND next_attempt_at <= now() + interval '1 second')
-                              OR (status = 'running' AND lease_until < now()))
-           RETURNING *""",
+    died). Exactly one claimer wins; the attempt is counted. Returns it with its workflow,
+    event payload, config values, account, connection and checkpoints, or None."""
+    row = await pool.fetchrow(
+        f"""WITH claimed AS (
+                UPDATE executions SET status = 'running', attempts = attempts + 1,
+                    lease_until = now() + make_interval(secs => $2), updated_at = now()
+                WHERE id = $1 AND ((status = 'pending' AND next_attempt_at <= now() + interval '1 second')
+                                   OR (status = 'running' AND lease_until < now()))
+                RETURNING *)
+            SELECT x.*, w.app AS workflow_app, w.definition AS workflow_definition,
+                   e.payload AS event_payload, cfg.field_values AS config_values,
+                   a.name AS account_name, a.metadata AS account_metadata,
+                   {connection_store.stored_columns("cn", "connection_")},
+                   (SELECT jsonb_object_agg(s.step_id, jsonb_build_object('status', s.status, 'output', s.output))
+                    FROM step_runs s WHERE s.execution_id = x.id) AS checkpoints
+            FROM claimed x
+            LEFT JOIN workflows w ON w.id = x.workflow_id
+            LEFT JOIN events e ON e.id = x.event_id
+            LEFT JOIN configs cfg ON cfg.id = x.config_id
+            LEFT JOIN linked_accounts a ON a.client_id = x.client_id AND a.environment = x.environment
+                                       AND a.linked_account_id = x.linked_account_id
+            LEFT JOIN connections cn ON cn.id = x.connection_id AND cn.client_id = x.client_id
+                                    AND cn.environment = x.environment""",  # noqa: S608
         execution_id,
         lease_seconds,
     )
-    return row
+    if row is None:
+        return None
+    return ClaimedExecution(
+        row=row,
+        workflow_app=row["workflow_app"],
+        definition=row["workflow_definition"] or {},
+        payload=row["event_payload"] or {},
+        config_values=row["config_values"] or {},
+        account_name=row["account_name"],
+        account_metadata=row["account_metadata"] or {},
+        connection=connection_store.stored_from(row, "connection_"),
+        checkpoints=row["checkpoints"] or {},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepRun:
+    """A step's outcome, to be recorded (its attempts are counted across retries)."""
+
+    step_id: str
+    position: int
+    status: str  # succeeded | failed | skipped
+    input: Any
+    output: Any
+    error: Any
+    started_at: datetime
+    finished_at: datetime
+
+
+# Upserts the step given as $2..$9 of execution $1; with $2 NULL it records nothing. Every
+# statement below starts with it, so a step's outcome and the execution state that follows
+# from it are one transaction.
+_RECORD_STEP = """INSERT INTO step_runs (execution_id, step_id, position, status, input, output, error,
+                                        attempts, started_at, finished_at)
+    SELECT $1, $2::text, $3::int, $4::text, $5::jsonb, $6::jsonb, $7::jsonb, 1, $8::timestamptz,
+           $9::timestamptz
+    WHERE $2::text IS NOT NULL
+    ON CONFLICT (execution_id, step_id) DO UPDATE SET status = EXCLUDED.status,
+        input = EXCLUDED.input, output = EXCLUDED.output, error = EXCLUDED.error,
+        attempts = step_runs.attempts + 1, started_at = EXCLUDED.started_at,
+        finished_at = EXCLUDED.finished_at"""
+
+
+def _step_args(step: StepRun | None) -> tuple[Any, ...]:
+    if step is None:
+        return (None,) * 8
+    return (
+        step.step_id,
+        step.position,
+        step.status,
+        step.input,
+        step.output,
+        step.error,
+        step.started_at,
+        step.finished_at,
+    )
+
+
+async def checkpoint_step(pool: Pool, *, execution_id: uuid.UUID, step: StepRun) -> None:
+    """Record a step's outcome; the execution goes on to its next step."""
+    await pool.execute(_RECORD_STEP, execution_id, *_step_args(step))
 
 
 async def finish_execution(
-    pool: Pool, *, execution_id: uuid.UUID, status: str, error: dict[str, Any] | None
+    pool: Pool,
+    *,
+    execution_id: uuid.UUID,
+    status: str,
+    error: dict[str, Any] | None,
+    step: StepRun | None = None,
 ) -> None:
-    """Record a final state."""
+    """Record a final state, and the outcome of the step that decided it."""
     await pool.execute(
-        """UPDATE executions SET status = $2, error = $3, lease_until = NULL, updated_at = now(),
-               finished_at = now() WHERE id = $1""",
+        f"""WITH step AS ({_RECORD_STEP})
+            UPDATE executions SET status = $10, error = $11, lease_until = NULL, updated_at = now(),
+                finished_at = now() WHERE id = $1""",  # noqa: S608
         execution_id,
+        *_step_args(step),
         status,
+        error,
+    )
+
+
+async def schedule_retry(
+    pool: Pool,
+    *,
+    execution_id: uuid.UUID,
+    at: datetime,
+    error: dict[str, Any],
+    step: StepRun | None = None,
+) -> None:
+    """Back to pending, due at ``at``, and the outcome of the step that failed."""
+    await pool.execute(
+        f"""WITH step AS ({_RECORD_STEP})
+            UPDATE executions SET status = 'pending', next_attempt_at = $10, error = $11,
+                lease_until = NULL, updated_at = now() WHERE id = $1""",  # noqa: S608
+        execution_id,
+        *_step_args(step),
+        at,
         error,
     )
 
@@ -113,63 +220,11 @@ async def release_claim(pool: Pool, *, execution_id: uuid.UUID) -> None:
     )
 
 
-async def schedule_retry(
-    pool: Pool, *, execution_id: uuid.UUID, at: datetime, error: dict[str, Any]
-) -> None:
-    """Back to pending, due at ``at``."""
-    await pool.execute(
-        """UPDATE executions SET status = 'pending', next_attempt_at = $2, error = $3, lease_until = NULL,
-               updated_at = now() WHERE id = $1""",
-        execution_id,
-        at,
-        error,
-    )
-
-
-async def step_checkpoints(pool: Pool, *, execution_id: uuid.UUID) -> dict[str, Record]:
-    """The recorded steps of an execution, by step id."""
-    rows = await pool.fetch("SELECT * FROM step_runs WHERE execution_id = $1", execution_id)
-    return {r["step_id"]: r for r in rows}
-
-
-async def checkpoint_step(
-    pool: Pool,
-    *,
-    execution_id: uuid.UUID,
-    step_id: str,
-    position: int,
-    status: str,
-    input_: Any,
-    output: Any,
-    error: Any,
-    started_at: datetime,
-    finished_at: datetime,
-) -> None:
-    """Record a step's outcome (its attempts counted across retries)."""
-    await pool.execute(
-        """INSERT INTO step_runs (execution_id, step_id, position, status, input, output, error, attempts,
-                                  started_at, finished_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9)
-           ON CONFLICT (execution_id, step_id) DO UPDATE SET status = EXCLUDED.status, input = EXCLUDED.input,
-               output = EXCLUDED.output, error = EXCLUDED.error, attempts = step_runs.attempts + 1,
-               started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at""",
-        execution_id,
-        step_id,
-        position,
-        status,
-        input_,
-        output,
-        error,
-        started_at,
-        finished_at,
-    )
-
-
 async def due_work(pool: Pool, *, limit: int, grace: float) -> tuple[list[Record], list[Record]]:
     """Events waiting for fan-out and executions to run that have been due for ``grace``
     seconds (their job should have started by now), and executions whose lease ran out."""
     events = await pool.fetch(
-        """SELECT id, attempts FROM events
+        """SELECT id FROM events
            WHERE status = 'pending' AND next_attempt_at <= now() - make_interval(secs => $2)
            ORDER BY next_attempt_at LIMIT $1""",
         limit,

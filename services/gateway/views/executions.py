@@ -82,5 +82,5 @@ async def replay_execution(call: Call) -> ExecutionRead:
         ):
             raise not_found("execution")
         raise ApiError(ErrorCode.CONFLICT, "only failed or needs_reauth executions can be replayed")
-    await jobs.enqueue_execution(call.resources.redis, execution_id, 0)
+    await jobs.enqueue(call.resources.redis, jobs.execution_job(execution_id, 0))
     return await store.execution_with_steps(call.resources.pool, row=row, redact=redact)
