@@ -36,17 +36,17 @@ async def exchange_public_token(
     if grant is None or grant.tenant != tenant or not await accounts.grant_is_current(res, grant):
         raise _invalid()
     access_token = tokens.mint(tokens.ACCESS_TOKEN_PREFIX, 32)
-    connection = await connection_store.set_access_token(
+    connection_id = await connection_store.set_access_token(
         res.pool,
         tenant=tenant,
         connection_id=grant.connection_id,
         token_hash=tokens.digest(access_token),
     )
-    if connection is None:  # deleted between the flow and the exchange
+    if connection_id is None:  # deleted between the flow and the exchange
         raise _invalid()
     return PublicTokenExchanged(
         access_token=access_token,
-        connection_id=connection.id,
+        connection_id=str(connection_id),
         user_id=grant.linked_account_id,
         org_id=grant.org_id,
         app=grant.app,
@@ -58,9 +58,9 @@ async def rotate_access_token(
 ) -> AccessTokenRotated:
     """A new access token for the connection; the old one stops working at once."""
     access_token = tokens.mint(tokens.ACCESS_TOKEN_PREFIX, 32)
-    connection = await connection_store.set_access_token(
+    rotated = await connection_store.set_access_token(
         res.pool, tenant=tenant, connection_id=connection_id, token_hash=tokens.digest(access_token)
     )
-    if connection is None:
+    if rotated is None:
         raise not_found("connection")
-    return AccessTokenRotated(access_token=access_token, connection_id=connection.id)
+    return AccessTokenRotated(access_token=access_token, connection_id=str(rotated))

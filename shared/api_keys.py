@@ -22,7 +22,7 @@ async def authenticate_client_secret(
 ) -> ServerPrincipal | None:
     """The principal for a ``client_id`` + ``client_secret`` pair, or None."""
     secret_hash = tokens.digest(client_secret)
-    key = ("cs", public_client_id, secret_hash.hex())
+    key = ("cs", public_client_id, secret_hash)
     principal = res.caches.principals.get(key)
     if principal is None:
         principal = await store.find_by_client_secret(
@@ -36,7 +36,7 @@ async def authenticate_client_secret(
 async def authenticate_api_key(res: Resources, *, api_key: str) -> ServerPrincipal | None:
     """The principal for an API key, or None."""
     key_hash = tokens.digest(api_key)
-    key = ("sk", key_hash.hex())
+    key = ("sk", key_hash)
     principal = res.caches.principals.get(key)
     if principal is None:
         principal = await store.find_by_api_key(res.pool, key_hash=key_hash)

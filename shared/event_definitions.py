@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+import jsonschema_rs
 
+from shared import invalidation
 from shared.errors import invalid, not_found
+from shared.invalidation import Invalidation
 from shared.resources import Resources
 from shared.stores import events as store
 from shared.stores.events import Definition
 from shared.tenancy import Tenant
 
-_VALIDATORS: dict[tuple[Any, ...], Draft202012Validator] = {}
+_VALIDATORS: dict[tuple[Any, ...], jsonschema_rs.Draft202012Validator] = {}
 _MAX_CACHED = 10_000
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema_rs.Draft202012Validator:
+    """A compiled validator. Offline: a ``$ref`` to anything outside the schema is an error,
+    never a request (jsonschema-rs would fetch remote references by default)."""
+    return jsonschema_rs.Draft202012Validator(schema, offline=True)
 
 
 def infer_schema(sample: Any) -> dict[str, Any]:
@@ -52,22 +59,35 @@ async def save_definition(
         schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **infer_schema(sample)}
     else:
         try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            raise invalid("schema", f"schema: not a valid JSON Schema ({exc.message})") from None
+            jsonschema_rs.meta.validate(schema)
+            _validator(schema)
+        except jsonschema_rs.ValidationError as exc:
+            reason = str(exc).splitlines()[0]
+            raise invalid("schema", f"schema: not a valid JSON Schema ({reason})") from None
     latest = await store.latest_definition(res.pool, tenant=tenant, name=name)
     if latest is not None and latest.schema == schema:
         return latest, False
-    return await store.add_definition_version(
-        res.pool, tenant=tenant, name=name, schema=schema
-    ), True
+    added = await store.add_definition_version(res.pool, tenant=tenant, name=name, schema=schema)
+    await invalidation.publish(
+        res.redis,
+        res.caches,
+        Invalidation(
+            kind="definition", client_id=tenant.client_id, environment=tenant.environment, name=name
+        ),
+    )
+    return added, True
 
 
 async def latest(res: Resources, *, tenant: Tenant, name: str, field: str = "event") -> Definition:
-    """The newest version, or a 404 naming ``field``."""
-    found = await store.latest_definition(res.pool, tenant=tenant, name=name)
+    """The newest version (cached; a new version evicts it on every gateway), or a 404
+    naming ``field``."""
+    key = (tenant.client_id, tenant.environment, name)
+    found = res.caches.definitions.get(key)
     if found is None:
-        raise not_found(f"event definition {name!r}", field=field)
+        found = await store.latest_definition(res.pool, tenant=tenant, name=name)
+        if found is None:
+            raise not_found(f"event definition {name!r}", field=field)
+        res.caches.definitions.put(key, found)
     return found
 
 
@@ -82,10 +102,8 @@ def payload_problem(tenant: Tenant, definition: Definition, payload: Any) -> tup
     if validator is None:
         if len(_VALIDATORS) >= _MAX_CACHED:
             _VALIDATORS.clear()
-        validator = _VALIDATORS[key] = Draft202012Validator(definition.schema)
-    error = next(
-        iter(sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))), None
-    )
-    if error is None:
+        validator = _VALIDATORS[key] = _validator(definition.schema)
+    if validator.is_valid(payload):
         return None
-    return _path(error.absolute_path), error.message
+    error = min(validator.iter_errors(payload), key=lambda e: [str(p) for p in e.instance_path])
+    return _path(error.instance_path), error.message

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 
 import orjson
 
 from shared import accounts, event_definitions, jobs
 from shared.errors import ApiError, ErrorCode, invalid, not_found
-from shared.models.events import BatchEventCreate, EventAccepted, EventCreate
+from shared.models.events import BatchEventCreate, EventAccepted, EventBatchAccepted, EventCreate
 from shared.resources import Resources
 from shared.stores import events as store
 from shared.stores.events import Definition, NewEvent
@@ -17,6 +18,7 @@ from shared.tenancy import Tenant
 
 
 def _request_hash(body: EventCreate) -> bytes:
+    """What an Idempotency-Key is bound to: a reuse with a different request is a conflict."""
     canonical = orjson.dumps(
         [body.event, body.linked_account_id, body.config_id, body.payload],
         option=orjson.OPT_SORT_KEYS,
@@ -24,47 +26,67 @@ def _request_hash(body: EventCreate) -> bytes:
     return hashlib.sha256(canonical).digest()
 
 
-async def _prepare(
-    res: Resources,
-    *,
-    tenant: Tenant,
-    body: EventCreate,
-    key: str | None,
-    definitions: dict[str, Definition],
-    prefix: str,
-) -> NewEvent:
-    definition = definitions.get(body.event)
-    if definition is None:
-        definition = definitions[body.event] = await event_definitions.latest(
-            res, tenant=tenant, name=body.event, field=f"{prefix}event"
+# uuid4 from one os.urandom call for a whole batch: version 4, RFC 4122 variant.
+_V4_MASK = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_V4_BITS = (0x4000 << 64) | (0x8000 << 48)
+
+
+def _new_ids(count: int) -> list[uuid.UUID]:
+    """``count`` random (version 4) UUIDs; about a third of the cost of calling uuid4 each time."""
+    raw = os.urandom(16 * count)
+    return [
+        uuid.UUID(int=(int.from_bytes(raw[i : i + 16], "big") & _V4_MASK) | _V4_BITS)
+        for i in range(0, 16 * count, 16)
+    ]
+
+
+class _Checker:
+    """Checks events against their definitions and accounts, looking each name and account up
+    once: a batch of a thousand events usually names a few."""
+
+    def __init__(self, res: Resources, tenant: Tenant) -> None:
+        self._res, self._tenant = res, tenant
+        self._definitions: dict[str, Definition] = {}
+        self._accounts: set[str] = set()
+
+    async def check(
+        self, body: EventCreate, *, event_id: uuid.UUID, key: str | None, prefix: str
+    ) -> NewEvent:
+        """The event to store, or the 404/422 naming the first problem (``prefix``: its place)."""
+        definition = self._definitions.get(body.event)
+        if definition is None:
+            definition = self._definitions[body.event] = await event_definitions.latest(
+                self._res, tenant=self._tenant, name=body.event, field=f"{prefix}event"
+            )
+        if body.linked_account_id not in self._accounts:
+            found = await accounts.find_account(
+                self._res, tenant=self._tenant, linked_account_id=body.linked_account_id
+            )
+            if found is None:
+                raise not_found("linked account", field=f"{prefix}linked_account_id")
+            self._accounts.add(body.linked_account_id)
+        problem = event_definitions.payload_problem(self._tenant, definition, body.payload)
+        if problem is not None:
+            path, message = problem
+            raise invalid(prefix + path, f"{prefix}{path}: {message}")
+        return NewEvent(
+            id=event_id,
+            name=body.event,
+            definition_version=definition.version,
+            linked_account_id=body.linked_account_id,
+            config_id=body.config_id,
+            payload=body.payload,
+            idempotency_key=key,
+            request_hash=_request_hash(body) if key is not None else None,
         )
-    if (
-        await accounts.find_account(res, tenant=tenant, linked_account_id=body.linked_account_id)
-        is None
-    ):
-        raise not_found("linked account", field=f"{prefix}linked_account_id")
-    problem = event_definitions.payload_problem(tenant, definition, body.payload)
-    if problem is not None:
-        path, message = problem
-        raise invalid(prefix + path, f"{prefix}{path}: {message}")
-    return NewEvent(
-        id=uuid.uuid4(),
-        name=body.event,
-        definition_version=definition.version,
-        linked_account_id=body.linked_account_id,
-        config_id=body.config_id,
-        payload=body.payload,
-        idempotency_key=key,
-        request_hash=_request_hash(body),
-    )
 
 
 async def ingest(
     res: Resources, *, tenant: Tenant, body: EventCreate, idempotency_key: str | None
 ) -> tuple[EventAccepted, bool]:
     """Store one event (durable before the reply) and enqueue its fan-out: (reply, created)."""
-    event = await _prepare(
-        res, tenant=tenant, body=body, key=idempotency_key, definitions={}, prefix=""
+    event = await _Checker(res, tenant).check(
+        body, event_id=uuid.uuid4(), key=idempotency_key, prefix=""
     )
     event_id, stored_hash, created = await store.insert_event(res.pool, tenant=tenant, event=event)
     if not created and stored_hash != event.request_hash:
@@ -80,24 +102,22 @@ async def ingest(
 
 async def ingest_batch(
     res: Resources, *, tenant: Tenant, items: list[BatchEventCreate]
-) -> list[EventAccepted]:
+) -> EventBatchAccepted:
     """Store up to 1,000 events in one transaction: all of them, or (on any error) none."""
     keys = [item.idempotency_key for item in items if item.idempotency_key]
     if len(keys) != len(set(keys)):
         raise invalid("events", "events: idempotency_key values must differ within a batch")
-    definitions: dict[str, Definition] = {}
+    checker = _Checker(res, tenant)
     prepared = [
-        await _prepare(
-            res,
-            tenant=tenant,
-            body=item,
-            key=item.idempotency_key,
-            definitions=definitions,
-            prefix=f"events.{i}.",
+        await checker.check(
+            item, event_id=event_id, key=item.idempotency_key, prefix=f"events.{i}."
         )
-        for i, item in enumerate(items)
+        for i, (item, event_id) in enumerate(zip(items, _new_ids(len(items)), strict=True))
     ]
     stored = await store.insert_events(res.pool, tenant=tenant, events=prepared)
     created = [event_id for event_id, is_new in stored if is_new]
     await jobs.enqueue_many(res.redis, jobs.fan_out_jobs(created))
-    return [EventAccepted(event_id=str(event_id), status="pending") for event_id, _ in stored]
+    # One validation of plain data, not a thousand model constructions.
+    return EventBatchAccepted.model_validate(
+        {"data": [{"event_id": str(event_id), "status": "pending"} for event_id, _ in stored]}
+    )

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from shared import redis_keys
 from shared.cache import TtlCache
 from shared.models.client_settings import ClientSettingsRead
+from shared.stores.events import Definition
 from shared.stores.linked_accounts import AccountFacts
 from shared.tenancy import ServerPrincipal, Tenant
 from shared.tokens import Environment
@@ -28,20 +29,24 @@ log = structlog.get_logger(logger_name=__name__)
 
 # (client_id, environment, linked_account_id)
 AccountKey = tuple[UUID, str, str]
+# (client_id, environment, event name)
+DefinitionKey = tuple[UUID, str, str]
 
 
 @dataclass
 class Caches:
     """Every in-process cache of a gateway."""
 
-    principals: TtlCache[tuple[str, ...], ServerPrincipal]
+    principals: TtlCache[tuple[str | bytes, ...], ServerPrincipal]
     accounts: TtlCache[AccountKey, AccountFacts]
     client_settings: TtlCache[Tenant, ClientSettingsRead]
+    definitions: TtlCache[DefinitionKey, Definition]  # the latest version of each
 
     @classmethod
     def create(cls, *, ttl: float, max_entries: int) -> Caches:
         """Empty caches sharing one TTL and size bound."""
         return cls(
+            TtlCache(ttl=ttl, max_entries=max_entries),
             TtlCache(ttl=ttl, max_entries=max_entries),
             TtlCache(ttl=ttl, max_entries=max_entries),
             TtlCache(ttl=ttl, max_entries=max_entries),
@@ -52,16 +57,19 @@ class Caches:
         self.principals.clear()
         self.accounts.clear()
         self.client_settings.clear()
+        self.definitions.clear()
 
 
 class Invalidation(BaseModel):
-    """One eviction: a revoked key, a changed or deleted account, or changed settings."""
+    """One eviction: a revoked key, a changed or deleted account, changed settings, or a new
+    version of an event definition."""
 
-    kind: Literal["api_key", "account", "settings"]
+    kind: Literal["api_key", "account", "settings", "definition"]
     client_id: UUID
     environment: Environment
     key_id: UUID | None = None
     linked_account_id: str | None = None
+    name: str | None = None
 
     def apply(self, caches: Caches) -> None:
         """Evict what this message names from ``caches``."""
@@ -70,6 +78,9 @@ class Invalidation(BaseModel):
         elif self.kind == "account":
             assert self.linked_account_id is not None
             caches.accounts.evict((self.client_id, self.environment, self.linked_account_id))
+        elif self.kind == "definition":
+            assert self.name is not None
+            caches.definitions.evict((self.client_id, self.environment, self.name))
         else:
             caches.client_settings.evict(Tenant(self.client_id, self.environment))
 

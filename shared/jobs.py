@@ -35,15 +35,22 @@ FAN_OUT_CHUNK = 10
 
 log = structlog.get_logger(logger_name="linkport.jobs")
 
-# KEYS: job key, result key, queue; ARGV: expiry ms, job record, score, job id.
-# A job whose id is queued, running (its record exists) or has a kept result is not
-# enqueued again: arq's rule.
+# KEYS: the queue, then each job's key and result key; ARGV: each job's expiry (ms), record,
+# score and id. A job whose id is queued, running (its record exists) or has a kept result
+# is not enqueued again: arq's rule. Returns how many were added.
 _ENQUEUE = """
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
-redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-return 1
+local added = 0
+for i = 0, #ARGV / 4 - 1 do
+  if redis.call('EXISTS', KEYS[2 + 2 * i], KEYS[3 + 2 * i]) == 0 then
+    redis.call('PSETEX', KEYS[2 + 2 * i], ARGV[1 + 4 * i], ARGV[2 + 4 * i])
+    redis.call('ZADD', KEYS[1], ARGV[3 + 4 * i], ARGV[4 + 4 * i])
+    added = added + 1
+  end
+end
+return added
 """
+# Jobs per script call: a call blocks Redis while it runs, so very large lots are split.
+_JOBS_PER_CALL = 1000
 
 
 def job_serializer(value: dict[str, Any]) -> bytes:
@@ -66,46 +73,44 @@ class JobSpec:
     arg: str | list[str]
     defer_until: datetime | None = None
 
-    def script_call(self, queue: str) -> tuple[list[str], list[Any]]:
-        """The keys and arguments of the enqueue script for this job."""
-        now_ms = int(time.time() * 1000)
+    def script_keys_and_args(self, now_ms: int) -> tuple[list[str], list[Any]]:
+        """This job's keys and arguments for the enqueue script."""
         score = int(self.defer_until.timestamp() * 1000) if self.defer_until else now_ms
         record = serialize_job(
             self.function, (self.arg,), {}, None, now_ms, serializer=job_serializer
         )
-        keys = [job_key_prefix + self.job_id, result_key_prefix + self.job_id, queue]
+        keys = [job_key_prefix + self.job_id, result_key_prefix + self.job_id]
         return keys, [score - now_ms + expires_extra_ms, record, score, self.job_id]
 
 
 async def enqueue(redis: ArqRedis, job: JobSpec) -> bool:
     """Enqueue one job (one round trip); False when it already exists or Redis is down (the
     row is durable and the sweeper will enqueue it)."""
-    keys, args = job.script_call(redis.default_queue_name)
-    try:
-        added = await redis.register_script(_ENQUEUE)(keys, args)
-    except (RedisError, OSError) as exc:
-        log.warning("enqueue_failed", job=job.function, error=type(exc).__name__)
-        return False
-    return bool(added)
+    return await enqueue_many(redis, [job]) == 1
 
 
 async def enqueue_many(redis: ArqRedis, specs: Sequence[JobSpec]) -> int:
-    """Enqueue jobs in one pipeline; returns how many were new (0 when Redis is down)."""
-    if not specs:
-        return 0
+    """Enqueue jobs, a thousand per script call; returns how many were new (those enqueued
+    before Redis failed, if it did: the rows are durable and the sweeper enqueues the rest)."""
     script = redis.register_script(_ENQUEUE)
-    try:
-        async with redis.pipeline(transaction=False) as pipe:
-            for spec in specs:
-                keys, args = spec.script_call(redis.default_queue_name)
-                await script(keys, args, client=pipe)
-            added = await pipe.execute()
-    except (RedisError, OSError) as exc:
-        log.warning(
-            "enqueue_failed", job=specs[0].function, count=len(specs), error=type(exc).__name__
-        )
-        return 0
-    return sum(1 for a in added if a)
+    added = 0
+    for start in range(0, len(specs), _JOBS_PER_CALL):
+        lot = specs[start : start + _JOBS_PER_CALL]
+        now_ms = int(time.time() * 1000)
+        keys: list[str] = [redis.default_queue_name]
+        args: list[Any] = []
+        for spec in lot:
+            job_keys, job_args = spec.script_keys_and_args(now_ms)
+            keys += job_keys
+            args += job_args
+        try:
+            added += int(await script(keys, args))
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "enqueue_failed", job=lot[0].function, count=len(lot), error=type(exc).__name__
+            )
+            break
+    return added
 
 
 def fan_out_jobs(event_ids: Sequence[uuid.UUID]) -> list[JobSpec]:

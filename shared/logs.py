@@ -1,17 +1,22 @@
 """Structured logs: JSON lines with a request id, scrubbed of anything that looks like a secret.
 
 Linkport's own log calls take structlog's fast path (level filtered before any work,
-rendered once, written to stderr); other libraries' standard-library logs are rendered
-by the same processors, so every line has one shape.
+rendered once); other libraries' standard-library logs are rendered by the same
+processors, so every line has one shape. Lines reach stderr through one buffered sink:
+a write per line (stderr is line-buffered, or unbuffered under PYTHONUNBUFFERED) cost the
+gateway about a tenth of its throughput, one line being logged for every request.
 """
 
 from __future__ import annotations
 
+import atexit
+import collections
 import logging
 import sys
+import threading
+import time
 from collections.abc import MutableMapping
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -84,44 +89,137 @@ def _add_stdlib_logger_name(
     return event_dict
 
 
+class LogSink:
+    """stderr, written in blocks: lines gather in a buffer written when it holds
+    ``MAX_LINES``, at once for a line at WARNING or above, every ``FLUSH_INTERVAL`` seconds
+    (a daemon thread), and at exit. A process killed outright loses at most that interval of
+    INFO lines. Appending takes no lock (``deque.append`` is atomic); writing out does."""
+
+    FLUSH_INTERVAL = 0.2
+    MAX_LINES = 512
+
+    def __init__(self) -> None:
+        self._lines: collections.deque[str] = collections.deque()
+        self._write_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+
+    def write(self, line: str, *, urgent: bool = False) -> None:
+        """Add one line (with its newline)."""
+        self._lines.append(line)
+        if urgent or len(self._lines) >= self.MAX_LINES:
+            self.flush()
+        if self._flusher is None:
+            self._start_flusher()
+
+    def flush(self) -> None:
+        """Write out everything buffered, in order."""
+        with self._write_lock:
+            lines = self._lines
+            text = "".join(lines.popleft() for _ in range(len(lines)))
+            if text:
+                try:
+                    sys.stderr.write(text)  # looked up each time: tests and tools swap it
+                    sys.stderr.flush()
+                except (OSError, ValueError):  # stderr closed or gone: logging must not raise
+                    pass
+
+    def _start_flusher(self) -> None:
+        self._flusher = threading.Thread(target=self._flush_often, name="log-flush", daemon=True)
+        self._flusher.start()
+
+    def _flush_often(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_INTERVAL)
+            self.flush()
+
+
+log_sink = LogSink()
+atexit.register(log_sink.flush)
+
+
+class _SinkLogger:
+    """structlog's logger: rendered lines into the sink, WARNING and above written at once."""
+
+    def msg(self, message: str) -> None:
+        log_sink.write(message + "\n")
+
+    debug = info = msg
+
+    def warning(self, message: str) -> None:
+        log_sink.write(message + "\n", urgent=True)
+
+    warn = error = exception = critical = fatal = warning
+
+
+class _SinkHandler(logging.Handler):
+    """The standard library's handler: formatted records into the sink."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            log_sink.write(self.format(record) + "\n", urgent=record.levelno >= logging.WARNING)
+        except Exception:  # logging must never take the process down
+            self.handleError(record)
+
+
 def _orjson_dumps(value: Any, **_: Any) -> str:
     return orjson.dumps(value, default=str).decode()
+
+
+class _UtcClock:
+    """ISO 8601 UTC timestamps as structlog writes them, the seconds part formatted once a
+    second (the access log asks for one per request)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        """``2026-11-23T18:16:34.130836Z``."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((now - second) * 1_000_000):06d}Z"
+
+
+_clock = _UtcClock()
 
 
 class _AccessLog:
     """The gateway's per-request line, written without structlog's processor chain.
 
-    It is the one line logged for every request, so it takes a direct path: fixed,
-    known-safe fields rendered once with orjson (the path is still scrubbed). With
-    text logs (``linkport dev``) it goes through structlog like everything else.
+    It is the one line logged for every request, so it takes a direct path: the fields are
+    known and safe (a method is an HTTP token, a request id matches ``[A-Za-z0-9._-]``), so
+    only the path is JSON-escaped, after scrubbing. With text logs (``linkport dev``) it goes
+    through structlog like everything else.
     """
 
     def __init__(self) -> None:
         self.enabled = True
         self.json = True
 
-    def write(self, *, method: str, path: str, status: int, duration_ms: float) -> None:
-        """Log one served request."""
+    def write(self, *, method: str, path: str, status: int, started: float) -> None:
+        """Log one served request (``started``: its ``time.perf_counter()`` at arrival)."""
         if not self.enabled:
             return
-        fields = {
-            "method": method,
-            "path": SECRET_PATTERN.sub("[redacted]", path),
-            "status": status,
-            "duration_ms": duration_ms,
-        }
+        duration_ms = (time.perf_counter() - started) * 1000
+        if "_" in path:  # every secret prefix has one
+            path = SECRET_PATTERN.sub("[redacted]", path)
         if not self.json:
-            structlog.get_logger(logger_name="linkport.access").info("request", **fields)
+            structlog.get_logger(logger_name="linkport.access").info(
+                "request",
+                method=method,
+                path=path,
+                status=status,
+                duration_ms=round(duration_ms, 2),
+            )
             return
-        line = {
-            "logger_name": "linkport.access",
-            **fields,
-            "event": "request",
-            "request_id": REQUEST_ID.get(),
-            "level": "info",
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        }
-        sys.stderr.write(orjson.dumps(line).decode() + "\n")
+        log_sink.write(
+            f'{{"logger_name":"linkport.access","method":"{method}","path":{orjson.dumps(path).decode()},'
+            f'"status":{status},"duration_ms":{duration_ms:.2f},"event":"request",'
+            f'"request_id":"{REQUEST_ID.get()}","level":"info","timestamp":"{_clock.now()}"}}\n'
+        )
 
 
 access_log = _AccessLog()
@@ -140,6 +238,7 @@ class _ArqJobLines(logging.Filter):
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Send structlog and standard-library logs, scrubbed, to stderr as JSON lines (or text)."""
+    log_sink.flush()
     access_log.enabled = logging.getLevelName(level) <= logging.INFO
     access_log.json = json
     shared: list[Any] = [
@@ -156,11 +255,11 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     )
     structlog.configure(
         processors=[*shared, renderer],
-        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
+        logger_factory=lambda *_: _SinkLogger(),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _SinkHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[

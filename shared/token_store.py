@@ -17,7 +17,9 @@ async def store_token(redis: Redis, *, kind: TokenKind, grant: Grant, ttl: int) 
     """Mint a token for ``grant`` and keep it ``ttl`` seconds: one ``SET … EX``."""
     token = tokens.mint(kind.value)
     await redis.set(
-        redis_keys.token(kind, tokens.hex_digest(token)), grant.model_dump_json(), ex=ttl
+        redis_keys.token(kind, tokens.hex_digest(token)),
+        grant.__pydantic_serializer__.to_json(grant),  # bytes, as Redis stores them
+        ex=ttl,
     )
     return token
 

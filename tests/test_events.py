@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from shared import db
-from tests.helpers import Api
+from tests.conftest import AppFactory
+from tests.helpers import Api, Reply, eventually
+from tests.processes import free_port
 from tests.workflow_fixtures import CONTACT_SAMPLE, define_contact_event
 
 
@@ -103,7 +109,7 @@ async def test_payload_is_checked_against_the_schema(acme: Api, pool: db.Pool) -
     )
     assert reply.status == 422
     assert reply.body["error"]["field"] == "payload.email"
-    assert "42 is not of type 'string'" in reply.body["error"]["message"]
+    assert '42 is not of type "string"' in reply.body["error"]["message"]
     missing = {k: v for k, v in CONTACT_SAMPLE.items() if k != "email"}
     reply = await acme.call(
         "POST",
@@ -111,7 +117,7 @@ async def test_payload_is_checked_against_the_schema(acme: Api, pool: db.Pool) -
         {"event": "contact.created", "linked_account_id": "user_12345", "payload": missing},
     )
     assert reply.status == 422
-    assert "'email' is a required property" in reply.body["error"]["message"]
+    assert '"email" is a required property' in reply.body["error"]["message"]
     assert await pool.fetchval("SELECT count(*) FROM events") == 0
 
 
@@ -200,3 +206,63 @@ async def test_batch_of_1000_is_one_transaction(acme: Api, pool: db.Pool) -> Non
         {"events": [{**item, "idempotency_key": "k"}, {**item, "idempotency_key": "k"}]},
     )
     assert duplicate_keys.status == 422
+
+
+async def test_a_schema_never_fetches_external_references(acme: Api) -> None:
+    fetched: list[str] = []
+
+    async def schema_host(request: web.Request) -> web.Response:
+        fetched.append(request.path)
+        return web.json_response({"type": "string"})
+
+    app = web.Application()
+    app.router.add_get("/{name}", schema_host)
+    server = TestServer(app, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        remote = {"properties": {"email": {"$ref": str(server.make_url("/email.json"))}}}
+        reply = await acme.call("POST", "/v1/event-definitions", {"name": "x", "schema": remote})
+    finally:
+        await server.close()
+    assert reply.status == 422
+    assert reply.body["error"]["field"] == "schema"
+    assert fetched == []  # refused as it stands, never requested (that would be SSRF)
+
+
+async def test_a_new_definition_version_applies_at_once_on_every_gateway(
+    acme: Api, make_client: AppFactory
+) -> None:
+    other = Api(await make_client(), acme.credentials, acme.tenant)
+    await _account(acme)
+    await define_contact_event(acme)
+    event = {"event": "contact.created", "linked_account_id": "user_12345"}
+    assert (
+        await other.call("POST", "/v1/events", {**event, "payload": CONTACT_SAMPLE})
+    ).status == 202
+    # Version 2 needs a phone number; the other gateway had version 1 cached.
+    v2 = {**CONTACT_SAMPLE, "phone": "+44 20 7946 0000"}
+    saved = await acme.call(
+        "POST", "/v1/event-definitions", {"name": "contact.created", "sample": v2}
+    )
+    assert saved.body["version"] == 2
+
+    async def on_other() -> Reply:
+        return await other.call("POST", "/v1/events", {**event, "payload": CONTACT_SAMPLE})
+
+    refused = await eventually(on_other, lambda reply: reply.status == 422, timeout=3)
+    assert refused.body["error"]["field"] == "payload"
+    accepted = await other.call("POST", "/v1/events", {**event, "payload": v2})
+    assert accepted.status == 202
+
+
+async def test_batch_event_ids_are_distinct_random_uuids(acme: Api) -> None:
+    await _account(acme)
+    await define_contact_event(acme)
+    batch = [
+        {"event": "contact.created", "linked_account_id": "user_12345", "payload": CONTACT_SAMPLE}
+        for _ in range(200)
+    ]
+    reply = await acme.call("POST", "/v1/events/batch", {"events": batch})
+    ids = [uuid.UUID(e["event_id"]) for e in reply.body["data"]]
+    assert len(set(ids)) == 200
+    assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}

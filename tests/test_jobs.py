@@ -223,3 +223,10 @@ async def test_an_interrupted_fan_out_job_hands_its_executions_to_the_queue(
 
 async def _calls(slow_app: dict[str, Any]) -> int:
     return len(slow_app["calls"])
+
+
+async def test_thousands_of_jobs_are_enqueued_a_thousand_per_call(acme: Api, redis: Redis) -> None:
+    specs = [JobSpec(jobs.RUN_EXECUTION, f"exec:{n}:0", str(n)) for n in range(2500)]
+    assert await jobs.enqueue_many(_arq(acme), specs) == 2500
+    assert await redis.zcard(TEST_QUEUE) == 2500
+    assert await jobs.enqueue_many(_arq(acme), specs) == 0  # all there already

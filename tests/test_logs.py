@@ -1,13 +1,15 @@
-"""Log hygiene of the worker: arq's two lines per job are left out below DEBUG."""
+"""Log output: buffered but never lost or late for long; arq's two lines per job left out."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
+import structlog
 
-from shared.logs import configure_logging
+from shared.logs import REQUEST_ID, access_log, configure_logging, log_sink
 
 # The format strings arq 0.28 uses for a job starting, finishing, and being handed back.
 STARTED = ("%6.2fs → %s(%s)%s", 0.01, "exec:1:0:run_execution", "'1'", "")
@@ -17,6 +19,7 @@ STARTING = ("Starting worker for %d functions: %s", 2, "fan_out, run_execution")
 
 
 def _events(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    log_sink.flush()
     return [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
 
 
@@ -40,3 +43,49 @@ def test_arq_job_lines_are_left_out_at_info(capsys: pytest.CaptureFixture[str]) 
         ]
     finally:
         configure_logging("WARNING", json=True)
+
+
+def test_lines_are_written_in_blocks_warnings_at_once_and_in_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log = structlog.get_logger(logger_name="test")
+    try:
+        configure_logging("INFO", json=True)
+        log.info("first")
+        log.info("second")
+        assert capsys.readouterr().err == ""  # buffered: no write per line
+        log.warning("trouble")  # written at once, after what came before it
+        assert [json.loads(x)["event"] for x in capsys.readouterr().err.splitlines()] == [
+            "first",
+            "second",
+            "trouble",
+        ]
+
+        log.info("later")
+        deadline = time.monotonic() + 5
+        written = ""
+        while "later" not in written:  # the flusher writes it within its interval
+            assert time.monotonic() < deadline, "an INFO line stayed in the buffer"
+            time.sleep(0.02)
+            written += capsys.readouterr().err
+    finally:
+        configure_logging("WARNING", json=True)
+
+
+def test_the_access_line_is_json_for_any_path_and_hides_secrets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    token = REQUEST_ID.set("req-1")
+    try:
+        configure_logging("INFO", json=True)
+        odd = '/v1/linked-accounts/a"b\\c/ü/lt_AbCdEfGhIjKlMnOp'
+        access_log.write(method="GET", path=odd, status=404, started=time.perf_counter())
+        log_sink.flush()
+        (line,) = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+    finally:
+        REQUEST_ID.reset(token)
+        configure_logging("WARNING", json=True)
+    assert line["path"] == '/v1/linked-accounts/a"b\\c/ü/[redacted]'
+    assert (line["method"], line["status"], line["request_id"]) == ("GET", 404, "req-1")
+    assert line["duration_ms"] >= 0
+    assert line["timestamp"].endswith("Z")

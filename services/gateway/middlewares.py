@@ -1,7 +1,12 @@
-"""Request id, access log, body-size limit and the JSON error contract, for every request."""
+"""Request id, access log and the JSON error contract, for every request.
+
+Bodies are limited where they are read: API bodies from their ``Content-Length`` before
+any byte is read (``endpoints``), everything else by aiohttp's ``client_max_size``.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -11,7 +16,6 @@ import orjson
 import structlog
 from aiohttp import web
 
-from services.gateway.appkeys import SETTINGS
 from shared.errors import ApiError, ErrorCode
 from shared.logs import REQUEST_ID, access_log
 
@@ -19,6 +23,10 @@ log = structlog.get_logger(logger_name="linkport.gateway")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Request ids only need to be unique, not secret: a random per-process prefix and a counter
+# (no system call per request).
+_REQUEST_ID_PREFIX = os.urandom(8).hex()
+_request_numbers = itertools.count(1)
 
 _HTTP_ERROR_CODES: dict[int, ErrorCode] = {
     404: ErrorCode.NOT_FOUND,
@@ -55,19 +63,16 @@ def _from_http_exception(exc: web.HTTPException) -> ApiError:
 @web.middleware
 async def request_context(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
     """Tag the request with an id, enforce limits, turn every failure into a JSON error."""
-    offered = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = offered if _SAFE_REQUEST_ID.match(offered) else os.urandom(16).hex()
+    offered = request.headers.get(REQUEST_ID_HEADER)
+    request_id = (
+        offered
+        if offered is not None and _SAFE_REQUEST_ID.match(offered)
+        else f"{_REQUEST_ID_PREFIX}{next(_request_numbers):016x}"  # 32 hex characters
+    )
     request_id_token = REQUEST_ID.set(request_id)
     started = time.perf_counter()
-    settings = request.app[SETTINGS]
     status = 500
     try:
-        if request.content_length is not None and request.content_length > settings.max_body_bytes:
-            # Refused from the header alone: the body is never read.
-            raise ApiError(
-                ErrorCode.PAYLOAD_TOO_LARGE,
-                f"request body is larger than {settings.max_body_bytes} bytes",
-            )
         response = await handler(request)
         response.headers[REQUEST_ID_HEADER] = request_id
         status = response.status
@@ -91,10 +96,9 @@ async def request_context(request: web.Request, handler: HandlerFn) -> web.Strea
         log.exception("unhandled_error", method=request.method, path=request.path)
         return error_response(ApiError(ErrorCode.INTERNAL, "internal error"), request_id)
     finally:
-        access_log.write(
-            method=request.method,
-            path=request.path,  # never the query string: it may carry a token
-            status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
+        if access_log.enabled:
+            # the path, never the query string: it may carry a token
+            access_log.write(
+                method=request.method, path=request.path, status=status, started=started
+            )
         REQUEST_ID.reset(request_id_token)

@@ -239,17 +239,17 @@ async def save_authorised_connection(
 
 async def set_access_token(
     pool: Pool, *, tenant: Tenant, connection_id: uuid.UUID, token_hash: bytes
-) -> ConnectionRead | None:
-    """Make ``token_hash`` the connection's only access token; None when it is gone."""
-    row = await pool.fetchrow(
+) -> uuid.UUID | None:
+    """Make ``token_hash`` the connection's only access token; its id, or None when it is gone."""
+    found: uuid.UUID | None = await pool.fetchval(
         """UPDATE connections SET access_token_hash = $4, updated_at = now()
-           WHERE id = $1 AND client_id = $2 AND environment = $3 RETURNING *""",
+           WHERE id = $1 AND client_id = $2 AND environment = $3 RETURNING id""",
         connection_id,
         tenant.client_id,
         tenant.environment,
         token_hash,
     )
-    return None if row is None else _connection_read(row)
+    return found
 
 
 async def delete_connection(

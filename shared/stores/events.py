@@ -90,7 +90,7 @@ class NewEvent:
     config_id: str | None
     payload: dict[str, Any]
     idempotency_key: str | None
-    request_hash: bytes
+    request_hash: bytes | None  # only with an idempotency key
 
 
 _COLUMNS = (

@@ -101,8 +101,9 @@ async def send_event(call: Call, body: EventCreate) -> Reply:
     status=202,
 )
 async def send_events(call: Call, body: EventBatchCreate) -> Reply:
-    accepted = await events.ingest_batch(call.resources, tenant=call.tenant, items=body.events)
-    return Reply(EventBatchAccepted(data=accepted), 202)
+    return Reply(
+        await events.ingest_batch(call.resources, tenant=call.tenant, items=body.events), 202
+    )
 
 
 @router.route(
