@@ -1,17 +1,20 @@
 # The two commands a newcomer needs:
 #   make dev    set up a virtualenv and run Linkport (embedded PostgreSQL and Redis by default)
 #   make test   set up the same virtualenv and run the whole test suite
+# And for speed (needs wrk, the local PostgreSQL and Redis; see bench/README.md):
+#   make bench        every figure beside its raw baseline (~20 minutes)
+#   make bench-smoke  the same in about two minutes, only to check it still works
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: dev test lint install
+.PHONY: dev test lint install bench bench-smoke wrk
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
@@ -26,3 +29,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# wrk drives the HTTP load; Debian packages it. Installed here when we may, else explained.
+wrk:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+	  { echo "the benchmark needs wrk: apt-get install wrk"; exit 1; }
+
+bench: $(STAMP) wrk
+	$(BIN)/python -m bench
+
+bench-smoke: $(STAMP) wrk
+	$(BIN)/python -m bench --smoke --out bench/out-smoke

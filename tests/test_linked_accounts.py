@@ -8,6 +8,7 @@ from shared.link_tokens import consume_link_token
 from shared.stores.connections import upsert_connection
 from tests.conftest import AppFactory
 from tests.helpers import Api, eventually
+from tests.workflow_fixtures import CONTACT_SAMPLE, define_contact_event
 
 
 async def test_create_then_recreate_updates_and_says_so(acme: Api) -> None:
@@ -212,3 +213,22 @@ async def test_orgs_list_and_get(acme: Api) -> None:
     assert [o["org_id"] for o in rest.body["data"]] == ["org-c"]
     assert rest.body["next_cursor"] is None
     assert (await acme.call("GET", "/v1/orgs/nope")).status == 404
+
+
+async def test_delete_removes_the_accounts_events_and_executions_only(
+    acme: Api, pool: db.Pool
+) -> None:
+    await define_contact_event(acme)
+    sent = {}
+    for account in ("u1", "u2"):
+        await acme.call("POST", "/v1/linked-accounts", {"linked_account_id": account})
+        reply = await acme.call(
+            "POST",
+            "/v1/events",
+            {"event": "contact.created", "linked_account_id": account, "payload": CONTACT_SAMPLE},
+        )
+        sent[account] = reply.body["event_id"]
+    assert (await acme.call("DELETE", "/v1/linked-accounts/u1")).status == 200
+    assert (await acme.call("GET", f"/v1/events/{sent['u1']}")).status == 404
+    assert (await acme.call("GET", f"/v1/events/{sent['u2']}")).status == 200
+    assert await pool.fetchval("SELECT count(*) FROM events") == 1

@@ -176,11 +176,18 @@ async def list_accounts(
 
 
 async def delete_account(pool: Pool, *, tenant: Tenant, linked_account_id: str) -> bool:
-    """Delete the account and (by cascade) its connections; False when there was none."""
+    """Delete the account, its events (with their executions) and, by cascade, its connections
+    and configs, in one statement; False when there was none."""
     deleted = await pool.fetchval(
-        """DELETE FROM linked_accounts
-           WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3
-           RETURNING 1""",
+        """WITH account AS (
+               DELETE FROM linked_accounts
+               WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3
+               RETURNING 1),
+           events AS (
+               DELETE FROM events
+               WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3
+                 AND EXISTS (SELECT 1 FROM account))
+           SELECT 1 FROM account""",
         tenant.client_id,
         tenant.environment,
         linked_account_id,
