@@ -23,7 +23,7 @@ import click
 import orjson
 
 from bench import seed as seeding
-from bench.stack import PYTHON, Stack
+from bench.stack import Stack
 from linkport.processes import LINKPORT, free_port, wait_ready
 
 _CONCURRENCY = 8
@@ -106,7 +106,7 @@ async def _per_request(stack: Stack, load: _Load, target: str, few: int, many: i
     for count in (few, many):
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = stack._linkport_env(base)
+        env = stack.linkport_env(base)
         # Long cache lifetimes: valgrind slows everything fifty-fold, and a cache entry
         # expiring mid-run would be counted as the cost of a request.
         env["LINKPORT_AUTH_CACHE_TTL"] = "3600"
@@ -114,20 +114,7 @@ async def _per_request(stack: Stack, load: _Load, target: str, few: int, many: i
             command = [*LINKPORT, "serve", "--port", str(port)]
             url = base + "/link/token/create"
         else:
-            command = [
-                PYTHON,
-                "-m",
-                "bench.baseline",
-                "serve",
-                "--port",
-                str(port),
-                "--database-url",
-                stack.database_url,
-                "--redis-url",
-                stack.redis_url,
-                "--queue",
-                "linkport:bench",
-            ]
+            command = stack.baseline_command(port)
             url = base + "/token"
         out = stack.out / f"callgrind-{target}-{count}.out"
         totals.append(await _total(command, env, url, load, count, out))

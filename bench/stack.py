@@ -80,28 +80,49 @@ class Stack:
         """The bench Redis db."""
         return f"{self.redis_base.rstrip('/')}/{self.redis_db}"
 
+    def _overrides(self, base_url: str) -> dict[str, str]:
+        """What the bench sets; everything else keeps its production default."""
+        return {
+            "database_url": self.database_url,
+            "redis_url": self.redis_url,
+            "base_url": base_url,
+            "encryption_key": self.key,
+            "queue_name": QUEUE,
+            "outbound_allowed_networks": "127.0.0.0/8",  # the fake app is on loopback
+            "log_level": "INFO",
+            "log_json": "true",
+        }
+
     def settings(self, base_url: str = "http://127.0.0.1:8080") -> Settings:
-        """Linkport's settings for this stack (production defaults otherwise)."""
-        return Settings(
-            database_url=self.database_url,
-            redis_url=self.redis_url,
-            base_url=base_url,
-            encryption_key=self.key,
-            queue_name=QUEUE,
-            outbound_allowed_networks="127.0.0.0/8",
+        """Linkport's settings for this stack, as the bench's own code uses them."""
+        return Settings.model_validate(self._overrides(base_url))
+
+    def linkport_env(self, base_url: str) -> dict[str, str]:
+        """The same settings as ``LINKPORT_*`` variables, for Linkport's processes."""
+        return linkport_env(
+            **{
+                f"LINKPORT_{name.upper()}": value
+                for name, value in self._overrides(base_url).items()
+            }
         )
 
-    def _linkport_env(self, base_url: str) -> dict[str, str]:
-        return linkport_env(
-            LINKPORT_DATABASE_URL=self.database_url,
-            LINKPORT_REDIS_URL=self.redis_url,
-            LINKPORT_BASE_URL=base_url,
-            LINKPORT_ENCRYPTION_KEY=self.key,
-            LINKPORT_QUEUE_NAME=QUEUE,
-            LINKPORT_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",
-            LINKPORT_LOG_LEVEL="INFO",
-            LINKPORT_LOG_JSON="true",
-        )
+    def baseline_command(self, port: int, *, reuse_port: bool = False) -> list[str]:
+        """The baseline app's command line on ``port``."""
+        return [
+            PYTHON,
+            "-m",
+            "bench.baseline",
+            "serve",
+            "--port",
+            str(port),
+            "--database-url",
+            self.database_url,
+            "--redis-url",
+            self.redis_url,
+            "--queue",
+            QUEUE,
+            *(["--reuse-port"] if reuse_port else []),
+        ]
 
     def _start(self, command: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
         process = start(command, env=env, log=self.out / log)
@@ -154,7 +175,7 @@ class Stack:
         processes = [
             self._start(
                 [*LINKPORT, "serve", "--port", str(port), *reuse],
-                self._linkport_env(url),
+                self.linkport_env(url),
                 f"gateway-{count}-{i}.log",
             )
             for i in range(count)
@@ -167,22 +188,7 @@ class Stack:
         """``count`` baseline app processes sharing one port."""
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        reuse = ["--reuse-port"] if count > 1 else []
-        command = [
-            PYTHON,
-            "-m",
-            "bench.baseline",
-            "serve",
-            "--port",
-            str(port),
-            "--database-url",
-            self.database_url,
-            "--redis-url",
-            self.redis_url,
-            "--queue",
-            QUEUE,
-            *reuse,
-        ]
+        command = self.baseline_command(port, reuse_port=count > 1)
         processes = [
             self._start(command, os.environ.copy(), f"baseline-{count}-{i}.log")
             for i in range(count)
@@ -193,7 +199,7 @@ class Stack:
 
     def worker(self, gateway_url: str) -> subprocess.Popen[bytes]:
         """One Linkport worker."""
-        return self._start([*LINKPORT, "worker"], self._linkport_env(gateway_url), "worker.log")
+        return self._start([*LINKPORT, "worker"], self.linkport_env(gateway_url), "worker.log")
 
     def baseline_worker(self, stats: Path, *, burst: bool) -> subprocess.Popen[bytes]:
         """One no-op arq worker with Linkport's tuning; writes what it saw to ``stats``."""
