@@ -57,7 +57,6 @@ class Results:
 
     figures: list[Figure] = field(default_factory=list)
     memory: list[Memory] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready."""
@@ -65,7 +64,6 @@ class Results:
             "machine": machine(),
             "figures": [{**asdict(f), "ratio": f.ratio} for f in self.figures],
             "memory": [{**asdict(m), "growth_mb": m.growth_mb} for m in self.memory],
-            "notes": self.notes,
         }
 
 
@@ -160,8 +158,9 @@ def table(results: Results) -> str:
                 + " | ".join(f"{v:.0f}" for v in m.points.values())
                 + f" | {m.growth_mb:+.0f} {verdict} | ≤ {m.bound_mb:.0f} |"
             )
-    for note in results.notes:
-        lines.append(f"\n{note}")
+    notes = [f"- {f.name}: {f.note}" for f in results.figures if f.note]
+    if notes:
+        lines += ["", *notes]
     return "\n".join(lines)
 
 

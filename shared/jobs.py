@@ -25,7 +25,6 @@ from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from redis.exceptions import RedisError
 
-RECORD_HEARTBEAT = "record_heartbeat"
 FAN_OUT = "fan_out"
 RUN_EXECUTION = "run_execution"
 
