@@ -31,7 +31,7 @@ from arq import Worker
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool
 
-from shared.jobs import job_deserializer, job_serializer
+from shared.infra.queue import job_deserializer, job_serializer
 
 NOOP = "noop"
 POOL = web.AppKey("pool", asyncpg.Pool)

@@ -22,7 +22,7 @@ from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 
 from bench.baseline import NOOP
-from shared.jobs import job_deserializer, job_serializer
+from shared.infra.queue import job_deserializer, job_serializer
 
 
 async def _paced(

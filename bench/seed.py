@@ -12,15 +12,16 @@ from pathlib import Path
 import orjson
 from redis.asyncio import Redis
 
-from shared import db, redis_keys, tokens
+from shared.clients import store as clients_store
 from shared.config import Settings
-from shared.crypto import Keyring
-from shared.event_definitions import infer_schema
-from shared.grants import PublicGrant
-from shared.link_flow import connection_binding
-from shared.stores import clients as clients_store
-from shared.stores import events as events_store
+from shared.events import store as events_store
+from shared.events.definitions import infer_schema
+from shared.infra import db, redis_keys
+from shared.infra.crypto import Keyring
+from shared.link.flow import connection_binding
 from shared.tenancy import Tenant
+from shared.tokens import service as tokens
+from shared.tokens.models import PublicGrant
 
 ORG = "org_bench"
 EVENT = "contact.created"

@@ -18,8 +18,8 @@ from redis.asyncio import Redis
 
 from linkport.processes import LINKPORT, free_port, linkport_env, start, stop, wait_ready
 from shared.config import Settings
-from shared.crypto import generate_key
-from shared.migrate import migrate
+from shared.infra.crypto import generate_key
+from shared.infra.migrate import migrate
 
 PYTHON = sys.executable
 QUEUE = "linkport:bench"

@@ -32,7 +32,7 @@ from bench.seed import Seeded
 from bench.stack import PYTHON, QUEUE, Group, Stack, rss_mb
 from bench.wrk import WrkResult, run_wrk
 from linkport.processes import stop
-from shared.jobs import job_deserializer, job_serializer
+from shared.infra.queue import job_deserializer, job_serializer
 
 Target = str  # "baseline" or "linkport"
 TARGETS: tuple[Target, ...] = ("baseline", "linkport")

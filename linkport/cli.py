@@ -10,13 +10,13 @@ from typing import Any
 
 import click
 
-from shared import db
+from shared.clients import store as clients_store
 from shared.config import Settings
-from shared.crypto import EncryptionKeyError, Keyring
-from shared.logs import configure_logging
-from shared.migrate import migrate as apply_migrations
-from shared.stores import clients as clients_store
-from shared.tokens import ENVIRONMENTS
+from shared.infra import db
+from shared.infra.crypto import EncryptionKeyError, Keyring
+from shared.infra.logs import configure_logging
+from shared.infra.migrate import migrate as apply_migrations
+from shared.tokens.service import ENVIRONMENTS
 
 
 def _settings(**overrides: Any) -> Settings:

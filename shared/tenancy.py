@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from shared.tokens import Environment
+from shared.tokens.service import Environment
 
 
 @dataclass(frozen=True, slots=True)

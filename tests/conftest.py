@@ -23,12 +23,12 @@ from redis.asyncio import Redis
 
 from linkport.dev import embedded_postgres, embedded_redis
 from services.gateway.app import create_app
-from shared import db
+from shared.clients import store as clients
 from shared.config import Settings
-from shared.crypto import generate_key
-from shared.logs import configure_logging
-from shared.migrate import migrate
-from shared.stores import clients
+from shared.infra import db
+from shared.infra.crypto import generate_key
+from shared.infra.logs import configure_logging
+from shared.infra.migrate import migrate
 from shared.tenancy import Tenant
 from tests.helpers import Api
 from tests.processes import free_port

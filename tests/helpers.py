@@ -11,8 +11,8 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from shared import db
-from shared.stores.clients import IssuedCredentials
+from shared.clients.store import IssuedCredentials
+from shared.infra import db
 from shared.tenancy import Tenant
 
 T = TypeVar("T")

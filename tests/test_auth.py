@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared import db
-from shared.stores import clients
+from shared.clients import store as clients
+from shared.infra import db
 from tests.conftest import AppFactory
 from tests.helpers import Api
 

@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from services.gateway.appkeys import RESOURCES
-from shared import db
 from shared.config import Settings
-from shared.crypto import Keyring, Sealed
-from shared.link_flow import connection_binding
+from shared.infra import db
+from shared.infra.crypto import Keyring, Sealed
+from shared.link.flow import connection_binding
 from tests.helpers import Api
 from tests.link_browser import Browser
 from tests.test_link_flow import EMR_LINK, link_token, run_flow, shown_public_token
@@ -285,7 +285,7 @@ async def test_sandbox_token_endpoint_checks_the_client(acme: Api) -> None:
 
 
 async def test_fault_only_for_sandbox_connections(acme: Api, pool: db.Pool) -> None:
-    from shared.stores.connections import upsert_connection
+    from shared.connections.store import upsert_connection
 
     await acme.call("POST", "/v1/linked-accounts", {"linked_account_id": "u"})
     other = await upsert_connection(

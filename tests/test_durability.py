@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 from services.gateway.appkeys import RESOURCES
-from shared import db
+from shared.infra import db
 from tests.conftest import TEST_ENCRYPTION_KEY, TEST_QUEUE
 from tests.helpers import Api, eventually
 from tests.processes import free_port, linkport_env, start, stop
@@ -58,7 +58,7 @@ async def test_sweeper_recovers_every_event_after_a_redis_flush(
 async def test_flush_between_fan_out_and_execution_loses_nothing(
     acme: Api, pool: db.Pool, redis: Redis
 ) -> None:
-    from shared import executor
+    from shared.executions import service as executor
 
     await arranged(acme)
     accepted = [
@@ -166,8 +166,8 @@ async def test_an_interrupted_execution_is_handed_back_at_once(
     """What SIGTERM does to a running job: the row is released, not left leased."""
     import uuid
 
-    from shared import executor
-    from shared.executor import Clients
+    from shared.executions import service as executor
+    from shared.executions.service import Clients
 
     await connect_sandbox(acme)
     await define_contact_event(acme)
@@ -208,7 +208,7 @@ async def test_an_interrupted_execution_is_handed_back_at_once(
 async def test_shutdown_survives_a_job_cancelled_while_it_finishes(acme: Api, redis: Redis) -> None:
     """SIGTERM cancels running jobs; one caught inside arq's shielded result write used to make
     ``close()`` raise ``CancelledError``, so the worker exited 1 with a traceback."""
-    from shared import redis_keys
+    from shared.infra import redis_keys
     from workers.worker import create_worker, worker_name
 
     worker = create_worker(

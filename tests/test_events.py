@@ -8,7 +8,7 @@ import uuid
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from shared import db
+from shared.infra import db
 from tests.conftest import AppFactory
 from tests.helpers import Api, Reply, eventually
 from tests.processes import free_port

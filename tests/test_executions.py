@@ -13,9 +13,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from services.gateway.appkeys import RESOURCES
-from shared import db, executor
-from shared.crypto import Sealed
-from shared.link_flow import connection_binding
+from shared.executions import service as executor
+from shared.infra import db
+from shared.infra.crypto import Sealed
+from shared.link.flow import connection_binding
 from tests.helpers import Api, eventually
 from tests.processes import free_port
 from tests.workflow_fixtures import (

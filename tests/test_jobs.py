@@ -16,9 +16,11 @@ from arq.jobs import Job, JobStatus
 from redis.asyncio import ConnectionPool, Redis
 
 from services.gateway.appkeys import RESOURCES
-from shared import db, executor, jobs
-from shared.executor import Clients
-from shared.jobs import JobSpec, job_deserializer, job_serializer
+from shared.executions import service as executor
+from shared.executions.service import Clients
+from shared.infra import db
+from shared.infra import queue as jobs
+from shared.infra.queue import JobSpec, job_deserializer, job_serializer
 from tests.conftest import TEST_QUEUE
 from tests.helpers import Api, eventually
 from tests.processes import free_port

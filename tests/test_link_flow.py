@@ -11,11 +11,12 @@ import orjson
 import pytest
 
 from services.gateway.appkeys import RESOURCES
-from shared import db, redis_keys, tokens
 from shared.config import Settings
-from shared.crypto import DecryptionFailed, Keyring, Sealed, generate_key
-from shared.link_flow import connection_binding
-from shared.tokens import TokenKind
+from shared.infra import db, redis_keys
+from shared.infra.crypto import DecryptionFailed, Keyring, Sealed, generate_key
+from shared.link.flow import connection_binding
+from shared.tokens import service as tokens
+from shared.tokens.service import TokenKind
 from tests.conftest import AppFactory
 from tests.helpers import Api, eventually
 from tests.link_browser import Browser, Page
@@ -476,7 +477,7 @@ async def test_app_settings_validation(acme: Api, globex: Api) -> None:
 
 
 async def test_sandbox_is_off_by_default_in_live(acme: Api, pool: db.Pool) -> None:
-    from shared.stores import clients
+    from shared.clients import store as clients
 
     live = await clients.add_credentials(
         pool, public_client_id=acme.credentials.client_id, environment="live"
@@ -511,7 +512,7 @@ async def test_unknown_emr_name_offers_every_enabled_app(acme: Api, browser: Bro
 async def test_expired_link_token_gets_an_error_page(
     make_client: AppFactory, pool: db.Pool
 ) -> None:
-    from shared.stores import clients
+    from shared.clients import store as clients
 
     http = await make_client(link_token_ttl=1)
     api = await Api.for_credentials(

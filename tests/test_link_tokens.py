@@ -8,10 +8,11 @@ import uuid
 from redis.asyncio import Redis
 
 from services.gateway.appkeys import RESOURCES
-from shared import db, redis_keys, tokens
-from shared.grants import LinkGrant
-from shared.link_tokens import consume_link_token
-from shared.tokens import TokenKind
+from shared.infra import db, redis_keys
+from shared.link.service import consume_link_token
+from shared.tokens import service as tokens
+from shared.tokens.models import LinkGrant
+from shared.tokens.service import TokenKind
 from tests.conftest import AppFactory
 from tests.helpers import Api, eventually
 
@@ -172,7 +173,7 @@ async def test_link_token_is_kept_only_as_a_hash_and_never_in_postgres(
 async def test_link_token_expires_after_its_ttl(
     make_client: AppFactory, pool: db.Pool, redis: Redis
 ) -> None:
-    from shared.stores import clients
+    from shared.clients import store as clients
 
     http = await make_client(link_token_ttl=1)
     api = await Api.for_credentials(

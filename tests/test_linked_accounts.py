@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from services.gateway.appkeys import RESOURCES
-from shared import db
-from shared.link_tokens import consume_link_token
-from shared.stores.connections import upsert_connection
+from shared.connections.store import upsert_connection
+from shared.infra import db
+from shared.link.service import consume_link_token
 from tests.conftest import AppFactory
 from tests.helpers import Api, eventually
 from tests.workflow_fixtures import CONTACT_SAMPLE, define_contact_event

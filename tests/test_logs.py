@@ -9,7 +9,7 @@ import time
 import pytest
 import structlog
 
-from shared.logs import REQUEST_ID, access_log, configure_logging, log_sink
+from shared.infra.logs import REQUEST_ID, access_log, configure_logging, log_sink
 
 # The format strings arq 0.28 uses for a job starting, finishing, and being handed back.
 STARTED = ("%6.2fs → %s(%s)%s", 0.01, "exec:1:0:run_execution", "'1'", "")

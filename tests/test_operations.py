@@ -9,7 +9,7 @@ import asyncpg
 
 from services.gateway.appkeys import RESOURCES
 from services.gateway.routes import all_endpoints
-from shared.migrate import available_migrations, migrate
+from shared.infra.migrate import available_migrations, migrate
 from tests.conftest import AppFactory, _with_database
 from tests.helpers import Api, Client
 

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from shared.outbound import (
+from shared.infra.outbound import (
     BlockedDestination,
     OutboundClient,
     ResponseTooLarge,

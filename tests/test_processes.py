@@ -17,7 +17,8 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from shared import redis_keys, tokens
+from shared.infra import redis_keys
+from shared.tokens import service as tokens
 from tests.conftest import TEST_ENCRYPTION_KEY, TEST_QUEUE
 from tests.helpers import eventually
 from tests.processes import free_port, linkport_env, run, start, stop, wait_ready

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
-from shared import db, redis_keys, tokens
-from shared.stores import clients
-from shared.stores.connections import upsert_connection
-from shared.tokens import TokenKind
+from shared.clients import store as clients
+from shared.connections.store import upsert_connection
+from shared.infra import db, redis_keys
+from shared.tokens import service as tokens
+from shared.tokens.service import TokenKind
 from tests.conftest import AppFactory
 from tests.helpers import Api, eventually
 

@@ -12,11 +12,13 @@ from typing import Any
 import structlog
 from arq import Worker, cron
 
-from shared import executor, jobs, redis_keys
 from shared.config import Settings
-from shared.executor import Clients
-from shared.jobs import job_deserializer, job_serializer
-from shared.resources import Resources, open_resources, redis_settings
+from shared.executions import service as executor
+from shared.executions.service import Clients
+from shared.infra import queue as jobs
+from shared.infra import redis_keys
+from shared.infra.queue import job_deserializer, job_serializer
+from shared.infra.resources import Resources, open_resources, redis_settings
 
 log = structlog.get_logger(logger_name="linkport.worker")
 

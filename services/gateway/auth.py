@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from shared import api_keys, session_tokens
+from shared.clients import api_keys
 from shared.errors import ApiError, ErrorCode
-from shared.resources import Resources
+from shared.infra.resources import Resources
+from shared.sessions import service as session_tokens
 from shared.tenancy import Principal
-from shared.tokens import TokenKind
+from shared.tokens.service import TokenKind
 
 _MISSING = (
     "missing credentials: send the client_id and client_secret headers, an X-API-Key header, "

@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 
 from shared.errors import ApiError, ErrorCode
-from shared.logs import REQUEST_ID, access_log
+from shared.infra.logs import REQUEST_ID, access_log
 
 log = structlog.get_logger(logger_name="linkport.gateway")
 

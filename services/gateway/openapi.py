@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from services.gateway.endpoints import Access, Endpoint
-from shared.models.common import ResponseModel
+from shared.schemas import ResponseModel
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{(\w+)}")

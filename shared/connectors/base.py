@@ -9,7 +9,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel
 
-from shared.outbound import OutboundClient, OutboundResponse
+from shared.infra.outbound import OutboundClient, OutboundResponse
 
 FailureKind = Literal["retryable", "unauthorized", "fatal"]
 

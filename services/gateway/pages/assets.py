@@ -7,7 +7,7 @@ from importlib import resources
 from aiohttp import web
 
 from services.gateway.templating import render
-from shared.catalog import logo_svg
+from shared.connectors.catalog import logo_svg
 
 routes = web.RouteTableDef()
 _SDK = (resources.files("services.gateway") / "static" / "link.js").read_bytes()

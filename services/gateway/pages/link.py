@@ -8,11 +8,12 @@ from aiohttp import web
 
 from services.gateway.appkeys import RESOURCES
 from services.gateway.templating import render
-from shared import client_settings, link_flow
-from shared.catalog import App
-from shared.grants import HostedSession
-from shared.link_flow import FlowError, Outcome
-from shared.resources import Resources
+from shared.clients import service as client_settings
+from shared.connectors.catalog import App
+from shared.infra.resources import Resources
+from shared.link import flow as link_flow
+from shared.link.flow import FlowError, Outcome
+from shared.tokens.models import HostedSession
 
 COOKIE = "lp_link"
 _CSRF_FAILED = FlowError("csrf_failed", "This form has expired. Please go back and try again.")

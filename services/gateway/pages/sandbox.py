@@ -12,8 +12,8 @@ from aiohttp import web
 
 from services.gateway.appkeys import RESOURCES
 from services.gateway.templating import render
-from shared import sandbox
-from shared.oauth import with_query
+from shared.connectors.oauth import with_query
+from shared.connectors.sandbox import provider as sandbox
 
 routes = web.RouteTableDef()
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Call, Reply, Router
-from shared import api_keys
-from shared.models.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from shared.models.common import Page
-from shared.stores import clients as store
+from shared.clients import api_keys, store
+from shared.clients.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from shared.schemas import Page
 
 router = Router("api keys")
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Access, Call, Router
-from shared import apps
-from shared.models.apps import AppRead, AppUpdate
-from shared.models.common import Page
+from shared.apps import service as apps
+from shared.apps.schemas import AppRead, AppUpdate
+from shared.schemas import Page
 
 router = Router("apps")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Call, Router
-from shared import client_settings
-from shared.models.client_settings import ClientSettingsRead, ClientSettingsUpdate
+from shared.clients import service as client_settings
+from shared.clients.schemas import ClientSettingsRead, ClientSettingsUpdate
 
 router = Router("settings")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Access, Call, Reply, Router
-from shared import configs
+from shared.configs import service as configs
+from shared.configs.schemas import ConfigFind, ConfigRead, ConfigUpdate
 from shared.errors import invalid, not_found
-from shared.models.common import Deleted
-from shared.models.configs import ConfigFind, ConfigRead, ConfigUpdate
+from shared.schemas import Deleted
 
 router = Router("configs")
 

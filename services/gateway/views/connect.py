@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Access, Call, Reply, Router
-from shared import link_tokens
 from shared.errors import invalid
-from shared.models.connect import HostedConnectCreate, HostedConnectCreated
+from shared.link import service as link_tokens
+from shared.sessions.schemas import HostedConnectCreate, HostedConnectCreated
 
 router = Router("connect")
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from services.gateway.endpoints import Access, Call, Router
-from shared import access_tokens, sandbox
+from shared.connections import store
+from shared.connections.schemas import ConnectionQuery, ConnectionRead
+from shared.connectors.sandbox import provider as sandbox
+from shared.connectors.sandbox.schemas import SandboxFaultRead, SandboxFaultSet
 from shared.errors import not_found
-from shared.models.common import Deleted, Page
-from shared.models.connections import ConnectionQuery, ConnectionRead
-from shared.models.exchange import AccessTokenRotated
-from shared.models.sandbox import SandboxFaultRead, SandboxFaultSet
-from shared.stores import connections as store
+from shared.link import exchange as access_tokens
+from shared.link.schemas import AccessTokenRotated
+from shared.schemas import Deleted, Page
 
 router = Router("connections")
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Call, Reply, Router
-from shared import event_definitions, events
 from shared.errors import invalid, not_found
-from shared.models.common import Page
-from shared.models.events import (
+from shared.events import definitions as event_definitions
+from shared.events import service as events
+from shared.events import store
+from shared.events.schemas import (
     EventAccepted,
     EventBatchAccepted,
     EventBatchCreate,
@@ -16,9 +17,9 @@ from shared.models.events import (
     EventRead,
     ExecutionSummary,
 )
-from shared.stores import events as store
-from shared.stores import executions as execution_store
-from shared.stores.events import Definition
+from shared.events.store import Definition
+from shared.executions import store as execution_store
+from shared.schemas import Page
 
 router = Router("events")
 

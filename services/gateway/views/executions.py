@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 from services.gateway.endpoints import Call, Router
-from shared import jobs
 from shared.errors import ApiError, ErrorCode, invalid, not_found
-from shared.executor import redact
-from shared.models.common import Page
-from shared.models.executions import ExecutionQuery, ExecutionRead
-from shared.stores import executions as store
+from shared.executions import store
+from shared.executions.schemas import ExecutionQuery, ExecutionRead
+from shared.executions.service import redact
+from shared.infra import queue as jobs
+from shared.schemas import Page
 
 router = Router("executions")
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from typing import Literal
 
 from services.gateway.endpoints import Access, Call, Reply, Router
-from shared.models.common import ResponseModel
+from shared.schemas import ResponseModel
 
 router = Router("operations")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Call, Router
-from shared import access_tokens, link_tokens
-from shared.models.exchange import PublicTokenExchange, PublicTokenExchanged
-from shared.models.link_tokens import (
+from shared.link import exchange as access_tokens
+from shared.link import service as link_tokens
+from shared.link.schemas import (
     LinkTokenCreate,
     LinkTokenCreated,
+    PublicTokenExchange,
+    PublicTokenExchanged,
     WearablesLinkTokenCreate,
     WearablesLinkTokenCreated,
 )

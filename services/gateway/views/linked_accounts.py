@@ -5,16 +5,16 @@ from __future__ import annotations
 from pydantic import Field
 
 from services.gateway.endpoints import Call, Reply, Router
-from shared import accounts
-from shared.errors import not_found
-from shared.models.common import Deleted, ExternalId, Page, PageQuery
-from shared.models.linked_accounts import (
+from shared.accounts import service as accounts
+from shared.accounts import store
+from shared.accounts.schemas import (
     LinkedAccountCreate,
     LinkedAccountRead,
     LinkedAccountSaved,
     LinkedAccountUpdate,
 )
-from shared.stores import linked_accounts as store
+from shared.errors import not_found
+from shared.schemas import Deleted, ExternalId, Page, PageQuery
 
 router = Router("linked accounts")
 

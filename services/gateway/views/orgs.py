@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Call, Router
+from shared.accounts import store
+from shared.accounts.schemas import OrgRead
 from shared.errors import not_found
-from shared.models.common import Page, PageQuery
-from shared.models.orgs import OrgRead
-from shared.stores import linked_accounts as store
+from shared.schemas import Page, PageQuery
 
 router = Router("orgs")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Call, Reply, Router
-from shared import session_tokens
-from shared.models.session_tokens import SessionTokenCreate, SessionTokenCreated
+from shared.sessions import service as session_tokens
+from shared.sessions.schemas import SessionTokenCreate, SessionTokenCreated
 
 router = Router("session tokens")
 

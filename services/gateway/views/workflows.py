@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Call, Reply, Router
-from shared import workflows
 from shared.errors import not_found
-from shared.models.common import Deleted, Page
-from shared.models.workflows import WorkflowCreate, WorkflowRead
-from shared.stores import workflows as store
+from shared.schemas import Deleted, Page
+from shared.workflows import service as workflows
+from shared.workflows import store
+from shared.workflows.schemas import WorkflowCreate, WorkflowRead
 
 router = Router("workflows")
 

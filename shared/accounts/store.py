@@ -1,0 +1,243 @@
+"""Linked accounts and the orgs they belong to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.accounts.schemas import LinkedAccountRead, LinkedAccountSaved, OrgRead
+from shared.infra.db import Pool, Record
+from shared.infra.pagination import decode_cursor, encode_cursor
+from shared.tenancy import Tenant
+
+# The org is created in the same statement when new (and never overwritten when it exists).
+_ENSURE_ORG = """
+    org AS (
+        INSERT INTO orgs (client_id, environment, org_id, emr_name, emr_instance_domain)
+        SELECT $1, $2, $4::text, $5::text, $6::text WHERE $4::text IS NOT NULL
+        ON CONFLICT DO NOTHING
+    )"""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFacts:
+    """What the hot paths need to know about an account: that it exists, since when, its org."""
+
+    created_at: datetime
+    org_id: str | None
+
+
+async def ensure_account(
+    pool: Pool,
+    *,
+    tenant: Tenant,
+    linked_account_id: str,
+    org_id: str | None = None,
+    emr_name: str | None = None,
+    emr_instance_domain: str | None = None,
+) -> AccountFacts:
+    """Create the account (and its org) when new; move it to ``org_id`` when given and different.
+
+    One round trip: the link-token routes call this for every new user.
+    """
+    row = await pool.fetchrow(
+        f"""WITH {_ENSURE_ORG}
+            INSERT INTO linked_accounts AS la (client_id, environment, linked_account_id, org_id)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (client_id, environment, linked_account_id) DO UPDATE SET
+                org_id = coalesce(EXCLUDED.org_id, la.org_id),
+                updated_at = CASE WHEN la.org_id IS DISTINCT FROM coalesce(EXCLUDED.org_id, la.org_id)
+                                  THEN now() ELSE la.updated_at END
+            RETURNING created_at, org_id""",  # noqa: S608
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+        org_id,
+        emr_name,
+        emr_instance_domain,
+    )
+    assert row is not None
+    return AccountFacts(row["created_at"], row["org_id"])
+
+
+async def account_facts(
+    pool: Pool, *, tenant: Tenant, linked_account_id: str
+) -> AccountFacts | None:
+    """When the tenant's account was created and its org, or None when there is no such account."""
+    row = await pool.fetchrow(
+        """SELECT created_at, org_id FROM linked_accounts
+           WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3""",
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+    )
+    return None if row is None else AccountFacts(row["created_at"], row["org_id"])
+
+
+async def save_account(
+    pool: Pool, *, tenant: Tenant, linked_account_id: str, fields: dict[str, Any]
+) -> LinkedAccountSaved:
+    """Create the account, or update the given ``fields`` of an existing one."""
+    row = await pool.fetchrow(
+        f"""WITH {_ENSURE_ORG}
+            INSERT INTO linked_accounts AS la
+                (client_id, environment, linked_account_id, name, metadata, org_id)
+            VALUES ($1, $2, $3, $7, coalesce($8::jsonb, '{{}}'::jsonb), $4)
+            ON CONFLICT (client_id, environment, linked_account_id) DO UPDATE SET
+                name = CASE WHEN $9 THEN EXCLUDED.name ELSE la.name END,
+                metadata = CASE WHEN $10 THEN EXCLUDED.metadata ELSE la.metadata END,
+                org_id = CASE WHEN $11 THEN EXCLUDED.org_id ELSE la.org_id END,
+                updated_at = now()
+            RETURNING *, (xmax = 0) AS created""",  # noqa: S608
+        *_field_params(tenant, linked_account_id, fields),
+    )
+    assert row is not None
+    return LinkedAccountSaved(**_account_fields(row), created=row["created"])
+
+
+def _field_params(
+    tenant: Tenant, linked_account_id: str, fields: dict[str, Any]
+) -> tuple[Any, ...]:
+    """$1-$11 of save/update: ids, org ($4, no EMR facts in $5/$6), values, and which were given."""
+    return (
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+        fields.get("org_id"),
+        None,
+        None,
+        fields.get("name"),
+        fields.get("metadata"),
+        "name" in fields,
+        "metadata" in fields,
+        "org_id" in fields,
+    )
+
+
+async def update_account(
+    pool: Pool, *, tenant: Tenant, linked_account_id: str, fields: dict[str, Any]
+) -> LinkedAccountRead | None:
+    """Change the given fields; None when the tenant has no such account."""
+    # The org is created only when the account exists: a 404 writes nothing.
+    ensure_org = _ENSURE_ORG.replace(
+        "WHERE $4::text IS NOT NULL",
+        """WHERE $4::text IS NOT NULL AND EXISTS (SELECT 1 FROM linked_accounts
+               WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3)""",
+    )
+    row = await pool.fetchrow(
+        f"""WITH {ensure_org}
+            UPDATE linked_accounts AS la SET
+                name = CASE WHEN $9 THEN $7 ELSE la.name END,
+                metadata = CASE WHEN $10 THEN coalesce($8::jsonb, '{{}}'::jsonb) ELSE la.metadata END,
+                org_id = CASE WHEN $11 THEN $4 ELSE la.org_id END,
+                updated_at = now()
+            WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3
+            RETURNING *""",  # noqa: S608
+        *_field_params(tenant, linked_account_id, fields),
+    )
+    return None if row is None else LinkedAccountRead(**_account_fields(row))
+
+
+async def get_account(
+    pool: Pool, *, tenant: Tenant, linked_account_id: str
+) -> LinkedAccountRead | None:
+    """One linked account of the tenant, or None."""
+    row = await pool.fetchrow(
+        """SELECT * FROM linked_accounts
+           WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3""",
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+    )
+    return None if row is None else LinkedAccountRead(**_account_fields(row))
+
+
+async def list_accounts(
+    pool: Pool, *, tenant: Tenant, limit: int, cursor: str | None, org_id: str | None
+) -> tuple[list[LinkedAccountRead], str | None]:
+    """A page of the tenant's accounts ordered by id, and the cursor of the next page."""
+    rows = await pool.fetch(
+        """SELECT * FROM linked_accounts
+           WHERE client_id = $1 AND environment = $2
+             AND ($3::text IS NULL OR linked_account_id > $3)
+             AND ($4::text IS NULL OR org_id = $4)
+           ORDER BY linked_account_id LIMIT $5""",
+        tenant.client_id,
+        tenant.environment,
+        decode_cursor(cursor),
+        org_id,
+        limit + 1,
+    )
+    items = [LinkedAccountRead(**_account_fields(r)) for r in rows[:limit]]
+    more = len(rows) > limit
+    return items, encode_cursor(items[-1].linked_account_id) if more else None
+
+
+async def delete_account(pool: Pool, *, tenant: Tenant, linked_account_id: str) -> bool:
+    """Delete the account, its events (with their executions) and, by cascade, its connections
+    and configs, in one statement; False when there was none."""
+    deleted = await pool.fetchval(
+        """WITH account AS (
+               DELETE FROM linked_accounts
+               WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3
+               RETURNING 1),
+           events AS (
+               DELETE FROM events
+               WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3
+                 AND EXISTS (SELECT 1 FROM account))
+           SELECT 1 FROM account""",
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+    )
+    return deleted is not None
+
+
+def _account_fields(row: Record) -> dict[str, Any]:
+    return {
+        "linked_account_id": row["linked_account_id"],
+        "name": row["name"],
+        "metadata": row["metadata"],
+        "org_id": row["org_id"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+async def get_org(pool: Pool, *, tenant: Tenant, org_id: str) -> OrgRead | None:
+    """One org of the tenant, or None."""
+    row = await pool.fetchrow(
+        "SELECT * FROM orgs WHERE client_id = $1 AND environment = $2 AND org_id = $3",
+        tenant.client_id,
+        tenant.environment,
+        org_id,
+    )
+    return None if row is None else _org_read(row)
+
+
+async def list_orgs(
+    pool: Pool, *, tenant: Tenant, limit: int, cursor: str | None
+) -> tuple[list[OrgRead], str | None]:
+    """A page of the tenant's orgs ordered by id, and the cursor of the next page."""
+    rows = await pool.fetch(
+        """SELECT * FROM orgs WHERE client_id = $1 AND environment = $2
+             AND ($3::text IS NULL OR org_id > $3)
+           ORDER BY org_id LIMIT $4""",
+        tenant.client_id,
+        tenant.environment,
+        decode_cursor(cursor),
+        limit + 1,
+    )
+    items = [_org_read(r) for r in rows[:limit]]
+    return items, encode_cursor(items[-1].org_id) if len(rows) > limit else None
+
+
+def _org_read(row: Record) -> OrgRead:
+    return OrgRead(
+        org_id=row["org_id"],
+        emr_name=row["emr_name"],
+        emr_instance_domain=row["emr_instance_domain"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

@@ -1,0 +1,64 @@
+"""Apps as a client sees them: catalog facts, whether enabled, and (for a session) connection status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from shared.connections.schemas import ConnectionStatus
+from shared.connectors.catalog import AuthKind
+from shared.schemas import RequestModel, ResponseModel
+
+
+class AppConnection(ResponseModel):
+    """The session's linked account's connection to this app."""
+
+    id: str
+    status: ConnectionStatus
+
+
+class AppField(ResponseModel):
+    """A field the end user fills in when connecting."""
+
+    key: str
+    label: str
+    type: str
+    required: bool
+    secret: bool
+
+
+class AppRead(ResponseModel):
+    """One app of the catalog."""
+
+    slug: str
+    name: str
+    description: str
+    logo_url: str
+    categories: list[str]
+    auth_kind: AuthKind
+    enabled: bool
+    has_own_oauth_client: bool = Field(
+        description="whether the client set its own OAuth credentials"
+    )
+    fields: list[AppField]
+    connection: AppConnection | None = Field(
+        default=None, description="only with a session token: that account's connection, if any"
+    )
+
+
+class AppUpdate(RequestModel):
+    """Enable or disable an app, or set the client's own OAuth client for it."""
+
+    enabled: bool | None = None
+    oauth_client_id: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+    oauth_client_secret: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = (
+        None
+    )
+    scopes: (
+        Annotated[
+            list[Annotated[str, StringConstraints(min_length=1, max_length=200)]],
+            Field(max_length=50),
+        ]
+        | None
+    ) = None

@@ -1,0 +1,50 @@
+"""Per linked account and app: the values of workflow fields and which workflows run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from shared.schemas import ExternalId, RequestModel, ResponseModel, Slug
+
+
+class ConfigFind(RequestModel):
+    """Find the account's config for an app, or create it (``config_id`` defaults to "default")."""
+
+    linked_account_id: ExternalId | None = Field(
+        default=None, description="implied by a session token"
+    )
+    app: Slug
+    config_id: ExternalId | None = None
+
+
+class ConfigUpdate(RequestModel):
+    """New field values and the workflows to run (each replaces the old value when given)."""
+
+    fields: dict[str, Any] | None = None
+    enabled_workflows: Annotated[list[str], Field(max_length=200)] | None = None
+
+
+class ConfigWorkflow(ResponseModel):
+    """A workflow of the app, as a frontend renders it in the config form."""
+
+    id: str
+    name: str
+    enabled: bool
+    fields: list[dict[str, Any]]
+
+
+class ConfigRead(ResponseModel):
+    """A config with what a frontend needs to render and save it."""
+
+    id: str
+    linked_account_id: str
+    app: str
+    config_id: str
+    fields: dict[str, Any]
+    enabled_workflows: list[str]
+    workflows: list[ConfigWorkflow]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,34 @@
+"""Connections: one linked account's authorised access to one app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from shared.schemas import ExternalId, PageQuery, ResponseModel, Slug
+
+ConnectionStatus = Literal["active", "needs_reauth", "disconnected"]
+
+
+class ConnectionQuery(PageQuery):
+    """Filters of ``GET /v1/connections`` (a session token is always narrowed to its account)."""
+
+    linked_account_id: ExternalId | None = None
+    app: Slug | None = None
+    status: ConnectionStatus | None = None
+
+
+class ConnectionRead(ResponseModel):
+    """A connection as the API shows it (never its credentials)."""
+
+    id: str
+    linked_account_id: str
+    app: str
+    status: ConnectionStatus
+    status_reason: str | None = Field(description="why the status is what it is, when not active")
+    fields: dict[str, str] = Field(default_factory=dict, description="non-secret connection fields")
+    credentials_expires_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime

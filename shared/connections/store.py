@@ -1,0 +1,269 @@
+"""Connections between a linked account and an app."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.connections.schemas import ConnectionRead, ConnectionStatus
+from shared.infra.crypto import Sealed
+from shared.infra.db import Pool
+from shared.infra.pagination import decode_uuid_cursor, encode_cursor
+from shared.tenancy import Tenant
+
+
+async def upsert_connection(
+    pool: Pool, *, tenant: Tenant, linked_account_id: str, app: str, status: ConnectionStatus
+) -> ConnectionRead:
+    """Create the account's connection to ``app``, or set the status of the existing one."""
+    row = await pool.fetchrow(
+        """INSERT INTO connections (id, client_id, environment, linked_account_id, app, status)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (client_id, environment, linked_account_id, app)
+           DO UPDATE SET status = EXCLUDED.status, status_reason = NULL, updated_at = now()
+           RETURNING *""",
+        uuid.uuid4(),
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+        app,
+        status,
+    )
+    assert row is not None
+    return _connection_read(row)
+
+
+async def list_connections(
+    pool: Pool,
+    *,
+    tenant: Tenant,
+    limit: int,
+    cursor: str | None,
+    linked_account_id: str | None,
+    app: str | None,
+    status: str | None,
+) -> tuple[list[ConnectionRead], str | None]:
+    """A page of the tenant's connections, filtered, ordered by id."""
+    rows = await pool.fetch(
+        """SELECT * FROM connections
+           WHERE client_id = $1 AND environment = $2
+             AND ($3::uuid IS NULL OR id > $3)
+             AND ($4::text IS NULL OR linked_account_id = $4)
+             AND ($5::text IS NULL OR app = $5)
+             AND ($6::text IS NULL OR status = $6)
+           ORDER BY id LIMIT $7""",
+        tenant.client_id,
+        tenant.environment,
+        decode_uuid_cursor(cursor),
+        linked_account_id,
+        app,
+        status,
+        limit + 1,
+    )
+    items = [_connection_read(r) for r in rows[:limit]]
+    return items, encode_cursor(items[-1].id) if len(rows) > limit else None
+
+
+class Row(Protocol):
+    """A row's columns by name (an asyncpg Record, or a prefixed view of one)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def _connection_read(row: Row) -> ConnectionRead:
+    return ConnectionRead(
+        id=str(row["id"]),
+        linked_account_id=row["linked_account_id"],
+        app=row["app"],
+        status=row["status"],
+        status_reason=row["status_reason"],
+        fields=row["fields"],
+        credentials_expires_at=row["credentials_expires_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def find_by_access_token(
+    pool: Pool, *, tenant: Tenant, token_hash: bytes
+) -> ConnectionRead | None:
+    """The tenant's connection identified by an access token's hash, or None."""
+    row = await pool.fetchrow(
+        """SELECT * FROM connections
+           WHERE client_id = $1 AND environment = $2 AND access_token_hash = $3""",
+        tenant.client_id,
+        tenant.environment,
+        token_hash,
+    )
+    return None if row is None else _connection_read(row)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConnection:
+    """A connection with its sealed credentials, for code that calls the app."""
+
+    read: ConnectionRead
+    tenant: Tenant
+    credentials: Sealed | None
+    provider_account_id: str | None
+
+
+# The columns ``_stored`` reads: a query joining a connection in selects them under a prefix.
+_STORED_COLUMNS = (
+    "id",
+    "client_id",
+    "environment",
+    "linked_account_id",
+    "app",
+    "status",
+    "status_reason",
+    "fields",
+    "credentials_expires_at",
+    "created_at",
+    "updated_at",
+    "credentials",
+    "credentials_nonce",
+    "credentials_key_id",
+    "provider_account_id",
+)
+
+
+def stored_columns(alias: str, prefix: str) -> str:
+    """SQL selecting connection ``alias``'s columns as ``{prefix}{column}``."""
+    return ", ".join(f"{alias}.{column} AS {prefix}{column}" for column in _STORED_COLUMNS)
+
+
+class _Prefixed:
+    def __init__(self, row: Row, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getitem__(self, key: str, /) -> Any:
+        return self._row[self._prefix + key]
+
+
+def stored_from(row: Row, prefix: str) -> StoredConnection | None:
+    """The connection selected with ``stored_columns(…, prefix)``, or None (no such row)."""
+    return None if row[prefix + "id"] is None else _stored(_Prefixed(row, prefix))
+
+
+def _stored(row: Row) -> StoredConnection:
+    sealed = None
+    if row["credentials"] is not None:
+        sealed = Sealed(row["credentials"], row["credentials_nonce"], row["credentials_key_id"])
+    return StoredConnection(
+        _connection_read(row),
+        Tenant(row["client_id"], row["environment"]),
+        sealed,
+        row["provider_account_id"],
+    )
+
+
+async def get_connection(
+    pool: Pool, *, tenant: Tenant, connection_id: uuid.UUID
+) -> StoredConnection | None:
+    """One of the tenant's connections, with its sealed credentials, or None."""
+    row = await pool.fetchrow(
+        "SELECT * FROM connections WHERE id = $1 AND client_id = $2 AND environment = $3",
+        connection_id,
+        tenant.client_id,
+        tenant.environment,
+    )
+    return None if row is None else _stored(row)
+
+
+async def save_authorised_connection(
+    pool: Pool,
+    *,
+    tenant: Tenant,
+    linked_account_id: str,
+    app: str,
+    connection_id: uuid.UUID,
+    seal: Callable[[uuid.UUID], Sealed],
+    expires_at: datetime | None,
+    provider_account_id: str | None,
+    fields: dict[str, str],
+    update_only: bool,
+) -> ConnectionRead | None:
+    """Create the account's connection to ``app``, or re-authorise the existing one.
+
+    ``seal`` encrypts the credentials bound to the id of the row they end up in (the
+    existing connection's id when there is one). With ``update_only`` nothing is created:
+    None when the connection is gone.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        existing = await conn.fetchrow(
+            """SELECT id FROM connections WHERE client_id = $1 AND environment = $2
+               AND linked_account_id = $3 AND app = $4 FOR UPDATE""",
+            tenant.client_id,
+            tenant.environment,
+            linked_account_id,
+            app,
+        )
+        if existing is None and update_only:
+            return None
+        row_id = existing["id"] if existing is not None else connection_id
+        sealed = seal(row_id)
+        row = await conn.fetchrow(
+            """INSERT INTO connections (id, client_id, environment, linked_account_id, app, status,
+                                        credentials, credentials_nonce, credentials_key_id,
+                                        credentials_expires_at, provider_account_id, fields)
+               VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11)
+               ON CONFLICT (client_id, environment, linked_account_id, app) DO UPDATE SET
+                   status = 'active', status_reason = NULL,
+                   credentials = EXCLUDED.credentials,
+                   credentials_nonce = EXCLUDED.credentials_nonce,
+                   credentials_key_id = EXCLUDED.credentials_key_id,
+                   credentials_expires_at = EXCLUDED.credentials_expires_at,
+                   provider_account_id = EXCLUDED.provider_account_id,
+                   fields = EXCLUDED.fields,
+                   updated_at = now()
+               RETURNING *""",
+            row_id,
+            tenant.client_id,
+            tenant.environment,
+            linked_account_id,
+            app,
+            sealed.ciphertext,
+            sealed.nonce,
+            sealed.key_id,
+            expires_at,
+            provider_account_id,
+            fields,
+        )
+    assert row is not None
+    return _connection_read(row)
+
+
+async def set_access_token(
+    pool: Pool, *, tenant: Tenant, connection_id: uuid.UUID, token_hash: bytes
+) -> uuid.UUID | None:
+    """Make ``token_hash`` the connection's only access token; its id, or None when it is gone."""
+    found: uuid.UUID | None = await pool.fetchval(
+        """UPDATE connections SET access_token_hash = $4, updated_at = now()
+           WHERE id = $1 AND client_id = $2 AND environment = $3 RETURNING id""",
+        connection_id,
+        tenant.client_id,
+        tenant.environment,
+        token_hash,
+    )
+    return found
+
+
+async def delete_connection(
+    pool: Pool, *, tenant: Tenant, connection_id: uuid.UUID, linked_account_id: str | None = None
+) -> bool:
+    """Delete a connection (credentials and access token with it); optionally only if it is
+    that account's. False when there was none."""
+    deleted = await pool.fetchval(
+        """DELETE FROM connections WHERE id = $1 AND client_id = $2 AND environment = $3
+             AND ($4::text IS NULL OR linked_account_id = $4)
+           RETURNING 1""",
+        connection_id,
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+    )
+    return deleted is not None

@@ -1,0 +1,123 @@
+"""The app catalog: every app Linkport can connect, as data files in ``apps/*.toml``.
+
+An app is a slug (its file name), a name, description, logo (``logos/{slug}.svg``),
+categories, an auth kind, OAuth2 endpoints and scopes when it uses OAuth2, and the
+connection fields an end user fills in (an instance domain, an API key…). URLs may name
+``{base_url}`` (this Linkport) and any connection field, e.g. ``{instance_domain}``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.tokens.service import Environment
+
+AuthKind = Literal["oauth2", "api_key", "basic", "none"]
+_PLACEHOLDER = re.compile(r"{(\w+)}")
+
+
+class OAuthSpec(BaseModel):
+    """How to run the authorization-code flow against the app."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    authorize_url: str
+    token_url: str
+    scopes: list[str] = Field(default_factory=list)
+    pkce: bool = True
+    refresh: bool = True
+    # Credentials Linkport itself holds for this app ("sandbox": the built-in provider's).
+    builtin_client: Literal["sandbox"] | None = None
+
+
+class ConnectionField(BaseModel):
+    """Something the end user types when connecting (secret ones are stored encrypted)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    label: str
+    type: Literal["text", "url", "password"] = "text"
+    required: bool = True
+    secret: bool = False
+    placeholder: str | None = None
+
+
+class App(BaseModel):
+    """One catalog entry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slug: str
+    name: str
+    description: str
+    categories: list[str]
+    auth_kind: AuthKind
+    api_base_url: str | None = None
+    oauth: OAuthSpec | None = None
+    fields: list[ConnectionField] = Field(default_factory=list)
+    default_enabled: list[Environment] = Field(default_factory=list)
+
+    @property
+    def logo_path(self) -> str:
+        """Where the gateway serves this app's logo."""
+        return f"/static/logos/{self.slug}.svg"
+
+    @property
+    def public_fields(self) -> list[ConnectionField]:
+        """Connection fields that are not secrets (kept in clear on the connection)."""
+        return [f for f in self.fields if not f.secret]
+
+
+def fill(template: str, *, base_url: str, fields: dict[str, str]) -> str:
+    """A catalog URL with ``{base_url}`` and connection fields filled in."""
+    values = {"base_url": base_url.rstrip("/"), **fields}
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def has_user_fields(template: str) -> bool:
+    """Whether a catalog URL is built from what an end user typed (any placeholder but
+    ``{base_url}``): such URLs must go through the outbound guard."""
+    return any(name != "base_url" for name in _PLACEHOLDER.findall(template))
+
+
+class Catalog:
+    """Every app, by slug."""
+
+    def __init__(self, apps: list[App]) -> None:
+        self._apps = {app.slug: app for app in sorted(apps, key=lambda a: a.name.lower())}
+
+    def get(self, slug: str) -> App | None:
+        """The app with this slug, or None."""
+        return self._apps.get(slug)
+
+    def __iter__(self) -> Iterator[App]:
+        return iter(self._apps.values())
+
+    def __contains__(self, slug: object) -> bool:
+        return slug in self._apps
+
+
+@cache
+def load_catalog() -> Catalog:
+    """The catalog shipped with this package (read once per process)."""
+    folder = resources.files("shared.connectors.catalog") / "apps"
+    apps = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".toml"):
+            data = tomllib.loads(entry.read_text())
+            apps.append(App(slug=entry.name.removesuffix(".toml"), **data))
+    return Catalog(apps)
+
+
+def logo_svg(slug: str) -> bytes | None:
+    """An app's logo file, or None."""
+    entry = resources.files("shared.connectors.catalog") / "logos" / f"{slug}.svg"
+    return entry.read_bytes() if entry.is_file() else None

@@ -1,0 +1,109 @@
+"""Event definitions: a name and a JSON Schema (or a sample to infer one from), versioned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+
+from shared.errors import invalid, not_found
+from shared.events import store
+from shared.events.store import Definition
+from shared.infra import invalidation
+from shared.infra.invalidation import Invalidation
+from shared.infra.resources import Resources
+from shared.tenancy import Tenant
+
+_VALIDATORS: dict[tuple[Any, ...], jsonschema_rs.Draft202012Validator] = {}
+_MAX_CACHED = 10_000
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema_rs.Draft202012Validator:
+    """A compiled validator. Offline: a ``$ref`` to anything outside the schema is an error,
+    never a request (jsonschema-rs would fetch remote references by default)."""
+    return jsonschema_rs.Draft202012Validator(schema, offline=True)
+
+
+def infer_schema(sample: Any) -> dict[str, Any]:
+    """A JSON Schema that the sample satisfies: types and the keys it has (all required)."""
+    if isinstance(sample, bool):
+        return {"type": "boolean"}
+    if isinstance(sample, int):
+        return {"type": "integer"}
+    if isinstance(sample, float):
+        return {"type": "number"}
+    if isinstance(sample, str):
+        return {"type": "string"}
+    if sample is None:
+        return {"type": "null"}
+    if isinstance(sample, list):
+        return {"type": "array", "items": infer_schema(sample[0])} if sample else {"type": "array"}
+    return {
+        "type": "object",
+        "properties": {key: infer_schema(value) for key, value in sample.items()},
+        "required": sorted(sample),
+    }
+
+
+async def save_definition(
+    res: Resources,
+    *,
+    tenant: Tenant,
+    name: str,
+    schema: dict[str, Any] | None,
+    sample: dict[str, Any] | None,
+) -> tuple[Definition, bool]:
+    """Store a new version unless the schema is the same as the latest: (definition, changed)."""
+    if schema is None:
+        assert sample is not None
+        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **infer_schema(sample)}
+    else:
+        try:
+            jsonschema_rs.meta.validate(schema)
+            _validator(schema)
+        except jsonschema_rs.ValidationError as exc:
+            reason = str(exc).splitlines()[0]
+            raise invalid("schema", f"schema: not a valid JSON Schema ({reason})") from None
+    latest = await store.latest_definition(res.pool, tenant=tenant, name=name)
+    if latest is not None and latest.schema == schema:
+        return latest, False
+    added = await store.add_definition_version(res.pool, tenant=tenant, name=name, schema=schema)
+    await invalidation.publish(
+        res.redis,
+        res.caches,
+        Invalidation(
+            kind="definition", client_id=tenant.client_id, environment=tenant.environment, name=name
+        ),
+    )
+    return added, True
+
+
+async def latest(res: Resources, *, tenant: Tenant, name: str, field: str = "event") -> Definition:
+    """The newest version (cached; a new version evicts it on every gateway), or a 404
+    naming ``field``."""
+    key = (tenant.client_id, tenant.environment, name)
+    found = res.caches.definitions.get(key)
+    if found is None:
+        found = await store.latest_definition(res.pool, tenant=tenant, name=name)
+        if found is None:
+            raise not_found(f"event definition {name!r}", field=field)
+        res.caches.definitions.put(key, found)
+    return found
+
+
+def _path(parts: Any) -> str:
+    return ".".join(["payload", *(str(p) for p in parts)])
+
+
+def payload_problem(tenant: Tenant, definition: Definition, payload: Any) -> tuple[str, str] | None:
+    """(path, message) of the first way the payload breaks the schema, or None when it fits."""
+    key = (tenant.client_id, tenant.environment, definition.name, definition.version)
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        if len(_VALIDATORS) >= _MAX_CACHED:
+            _VALIDATORS.clear()
+        validator = _VALIDATORS[key] = _validator(definition.schema)
+    if validator.is_valid(payload):
+        return None
+    error = min(validator.iter_errors(payload), key=lambda e: [str(p) for p in e.instance_path])
+    return _path(error.instance_path), error.message

@@ -1,0 +1,101 @@
+"""App events: their definitions (name + JSON Schema, versioned) and the events themselves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+
+from shared.schemas import ExternalId, RequestModel, ResponseModel
+
+EventName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+BATCH_LIMIT = 1000
+
+
+class EventDefinitionCreate(RequestModel):
+    """A new definition, or a new version of one: a JSON Schema, or a sample to infer it from."""
+
+    name: EventName
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    sample: dict[str, Any] | None = Field(
+        default=None, description="a sample payload (JSON object)"
+    )
+
+    @model_validator(mode="after")
+    def _one_of_schema_or_sample(self) -> EventDefinitionCreate:
+        if (self.schema_ is None) == (self.sample is None):
+            raise ValueError("give either schema or sample")
+        return self
+
+
+class EventDefinitionRead(ResponseModel):
+    """One version of an event definition."""
+
+    model_config = ConfigDict(serialize_by_alias=True, populate_by_name=True)
+
+    name: str
+    version: int
+    schema_: dict[str, Any] = Field(alias="schema", serialization_alias="schema")
+    created_at: datetime
+    changed: bool = Field(default=True, description="false when the same schema was posted again")
+
+
+class EventCreate(RequestModel):
+    """An app event from your backend."""
+
+    event: EventName
+    linked_account_id: ExternalId
+    payload: dict[str, Any]
+    config_id: ExternalId | None = None
+
+
+class BatchEventCreate(EventCreate):
+    """One event of a batch (its idempotency key travels in the body)."""
+
+    idempotency_key: IdempotencyKey | None = None
+
+
+class EventBatchCreate(RequestModel):
+    """Up to 1,000 events, committed together or not at all."""
+
+    events: Annotated[list[BatchEventCreate], Field(min_length=1, max_length=BATCH_LIMIT)]
+
+
+EventStatus = Literal["pending", "fanned_out"]
+
+
+class EventAccepted(ResponseModel):
+    """The event is durable; its workflows run asynchronously."""
+
+    event_id: str
+    status: EventStatus
+
+
+class EventBatchAccepted(ResponseModel):
+    """Every event of the batch, in order."""
+
+    data: list[EventAccepted]
+
+
+class ExecutionSummary(ResponseModel):
+    """An execution as listed under its event."""
+
+    id: str
+    workflow_id: str
+    status: str
+
+
+class EventRead(ResponseModel):
+    """An event, its status and the executions it started."""
+
+    id: str
+    event: str
+    definition_version: int
+    linked_account_id: str
+    config_id: str | None
+    payload: dict[str, Any]
+    status: EventStatus
+    created_at: datetime
+    executions: list[ExecutionSummary]

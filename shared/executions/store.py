@@ -1,0 +1,351 @@
+"""Executions and their step checkpoints: claimed atomically, so duplicate jobs do nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.connections import store as connection_store
+from shared.connections.store import StoredConnection
+from shared.executions.schemas import ExecutionRead, StepRunRead
+from shared.infra.db import Pool, Record
+from shared.infra.pagination import decode_uuid_cursor, encode_cursor
+from shared.tenancy import Tenant
+
+
+async def fan_out_events(pool: Pool, *, event_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Fan out those of the events that still wait: one execution per workflow each must run,
+    and the events marked fanned out, in one statement (so one transaction). Returns the ids
+    of executions created now; running it twice creates nothing new.
+
+    A workflow runs for an event when its trigger matches, the account has an active
+    connection to its app, and the account's config enables it (or no config exists, no
+    ``config_id`` was given, and the workflow runs by default). With a ``config_id`` only
+    that config counts.
+    """
+    rows = await pool.fetch(
+        """WITH due AS (
+               UPDATE events SET status = 'fanned_out', attempts = attempts + 1, fanned_out_at = now()
+               WHERE id = ANY ($1::uuid[]) AND status = 'pending'
+               RETURNING id, client_id, environment, name, linked_account_id, config_id),
+           targets AS (
+               SELECT due.id AS event_id, due.client_id, due.environment, due.linked_account_id,
+                      w.id AS workflow_id, c.id AS connection_id, cfg.id AS config_uuid
+               FROM due
+               JOIN workflows w ON w.client_id = due.client_id AND w.environment = due.environment
+                               AND w.trigger_event = due.name
+               JOIN connections c ON c.client_id = w.client_id AND c.environment = w.environment
+                                 AND c.app = w.app AND c.linked_account_id = due.linked_account_id
+                                 AND c.status = 'active'
+               LEFT JOIN LATERAL (
+                   SELECT id, enabled_workflows FROM configs
+                   WHERE client_id = w.client_id AND environment = w.environment
+                     AND linked_account_id = due.linked_account_id AND app = w.app
+                     AND (due.config_id IS NULL OR config_id = due.config_id)
+                   ORDER BY (w.id = ANY (enabled_workflows)) DESC, (config_id = 'default') DESC, created_at
+                   LIMIT 1) cfg ON true
+               WHERE w.id = ANY (coalesce(cfg.enabled_workflows, '{}'))
+                  OR (cfg.id IS NULL AND due.config_id IS NULL
+                      AND (w.definition ->> 'default_enabled')::boolean))
+           INSERT INTO executions (id, client_id, environment, event_id, workflow_id, linked_account_id,
+                                   connection_id, config_id, status)
+           SELECT gen_random_uuid(), client_id, environment, event_id, workflow_id, linked_account_id,
+                  connection_id, config_uuid, 'pending'
+           FROM targets
+           ON CONFLICT (event_id, workflow_id) DO NOTHING
+           RETURNING id""",
+        list(event_ids),
+    )
+    return [r["id"] for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedExecution:
+    """An execution just claimed, with everything running it reads: one round trip."""
+
+    row: Record  # the execution
+    workflow_app: str | None  # None: the workflow is gone
+    definition: dict[str, Any]
+    payload: dict[str, Any]
+    config_values: dict[str, Any]
+    account_name: str | None
+    account_metadata: dict[str, Any]
+    connection: StoredConnection | None
+    # step id → {"status", "output"} of steps recorded by earlier attempts
+    checkpoints: dict[str, dict[str, Any]]
+
+
+async def claim_execution(
+    pool: Pool, *, execution_id: uuid.UUID, lease_seconds: float
+) -> ClaimedExecution | None:
+    """Take an execution to run: it must be due, or running under an expired lease (its worker
+    died). Exactly one claimer wins; the attempt is counted. Returns it with its workflow,
+    event payload, config values, account, connection and checkpoints, or None."""
+    row = await pool.fetchrow(
+        f"""WITH claimed AS (
+                UPDATE executions SET status = 'running', attempts = attempts + 1,
+                    lease_until = now() + make_interval(secs => $2), updated_at = now()
+                WHERE id = $1 AND ((status = 'pending' AND next_attempt_at <= now() + interval '1 second')
+                                   OR (status = 'running' AND lease_until < now()))
+                RETURNING *)
+            SELECT x.*, w.app AS workflow_app, w.definition AS workflow_definition,
+                   e.payload AS event_payload, cfg.field_values AS config_values,
+                   a.name AS account_name, a.metadata AS account_metadata,
+                   {connection_store.stored_columns("cn", "connection_")},
+                   (SELECT jsonb_object_agg(s.step_id, jsonb_build_object('status', s.status, 'output', s.output))
+                    FROM step_runs s WHERE s.execution_id = x.id) AS checkpoints
+            FROM claimed x
+            LEFT JOIN workflows w ON w.id = x.workflow_id
+            LEFT JOIN events e ON e.id = x.event_id
+            LEFT JOIN configs cfg ON cfg.id = x.config_id
+            LEFT JOIN linked_accounts a ON a.client_id = x.client_id AND a.environment = x.environment
+                                       AND a.linked_account_id = x.linked_account_id
+            LEFT JOIN connections cn ON cn.id = x.connection_id AND cn.client_id = x.client_id
+                                    AND cn.environment = x.environment""",  # noqa: S608
+        execution_id,
+        lease_seconds,
+    )
+    if row is None:
+        return None
+    return ClaimedExecution(
+        row=row,
+        workflow_app=row["workflow_app"],
+        definition=row["workflow_definition"] or {},
+        payload=row["event_payload"] or {},
+        config_values=row["config_values"] or {},
+        account_name=row["account_name"],
+        account_metadata=row["account_metadata"] or {},
+        connection=connection_store.stored_from(row, "connection_"),
+        checkpoints=row["checkpoints"] or {},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepRun:
+    """A step's outcome, to be recorded (its attempts are counted across retries)."""
+
+    step_id: str
+    position: int
+    status: str  # succeeded | failed | skipped
+    input: Any
+    output: Any
+    error: Any
+    started_at: datetime
+    finished_at: datetime
+
+
+# Upserts the step given as $2..$9 of execution $1; with $2 NULL it records nothing. Every
+# statement below starts with it, so a step's outcome and the execution state that follows
+# from it are one transaction.
+_RECORD_STEP = """INSERT INTO step_runs (execution_id, step_id, position, status, input, output, error,
+                                        attempts, started_at, finished_at)
+    SELECT $1, $2::text, $3::int, $4::text, $5::jsonb, $6::jsonb, $7::jsonb, 1, $8::timestamptz,
+           $9::timestamptz
+    WHERE $2::text IS NOT NULL
+    ON CONFLICT (execution_id, step_id) DO UPDATE SET status = EXCLUDED.status,
+        input = EXCLUDED.input, output = EXCLUDED.output, error = EXCLUDED.error,
+        attempts = step_runs.attempts + 1, started_at = EXCLUDED.started_at,
+        finished_at = EXCLUDED.finished_at"""
+
+
+def _step_args(step: StepRun | None) -> tuple[Any, ...]:
+    if step is None:
+        return (None,) * 8
+    return (
+        step.step_id,
+        step.position,
+        step.status,
+        step.input,
+        step.output,
+        step.error,
+        step.started_at,
+        step.finished_at,
+    )
+
+
+async def checkpoint_step(pool: Pool, *, execution_id: uuid.UUID, step: StepRun) -> None:
+    """Record a step's outcome; the execution goes on to its next step."""
+    await pool.execute(_RECORD_STEP, execution_id, *_step_args(step))
+
+
+async def finish_execution(
+    pool: Pool,
+    *,
+    execution_id: uuid.UUID,
+    status: str,
+    error: dict[str, Any] | None,
+    step: StepRun | None = None,
+) -> None:
+    """Record a final state, and the outcome of the step that decided it."""
+    await pool.execute(
+        f"""WITH step AS ({_RECORD_STEP})
+            UPDATE executions SET status = $10, error = $11, lease_until = NULL, updated_at = now(),
+                finished_at = now() WHERE id = $1""",  # noqa: S608
+        execution_id,
+        *_step_args(step),
+        status,
+        error,
+    )
+
+
+async def schedule_retry(
+    pool: Pool,
+    *,
+    execution_id: uuid.UUID,
+    at: datetime,
+    error: dict[str, Any],
+    step: StepRun | None = None,
+) -> None:
+    """Back to pending, due at ``at``, and the outcome of the step that failed."""
+    await pool.execute(
+        f"""WITH step AS ({_RECORD_STEP})
+            UPDATE executions SET status = 'pending', next_attempt_at = $10, error = $11,
+                lease_until = NULL, updated_at = now() WHERE id = $1""",  # noqa: S608
+        execution_id,
+        *_step_args(step),
+        at,
+        error,
+    )
+
+
+async def release_claim(pool: Pool, *, execution_id: uuid.UUID) -> None:
+    """Hand an interrupted execution back (due now), without waiting for its lease to run out."""
+    await pool.execute(
+        """UPDATE executions SET status = 'pending', next_attempt_at = now(), lease_until = NULL, updated_at = now()
+           WHERE id = $1 AND status = 'running'""",
+        execution_id,
+    )
+
+
+async def due_work(pool: Pool, *, limit: int, grace: float) -> tuple[list[Record], list[Record]]:
+    """Events waiting for fan-out and executions to run that have been due for ``grace``
+    seconds (their job should have started by now), and executions whose lease ran out."""
+    events = await pool.fetch(
+        """SELECT id FROM events
+           WHERE status = 'pending' AND next_attempt_at <= now() - make_interval(secs => $2)
+           ORDER BY next_attempt_at LIMIT $1""",
+        limit,
+        grace,
+    )
+    executions = await pool.fetch(
+        """(SELECT id, attempts FROM executions
+            WHERE status = 'pending' AND next_attempt_at <= now() - make_interval(secs => $2)
+            ORDER BY next_attempt_at LIMIT $1)
+           UNION ALL
+           (SELECT id, attempts FROM executions WHERE status = 'running' AND lease_until < now()
+            ORDER BY lease_until LIMIT $1)""",
+        limit,
+        grace,
+    )
+    return list(events), list(executions)
+
+
+def _execution_read(row: Record, steps: list[StepRunRead] | None = None) -> ExecutionRead:
+    return ExecutionRead(
+        id=str(row["id"]),
+        event_id=str(row["event_id"]),
+        workflow_id=str(row["workflow_id"]),
+        linked_account_id=row["linked_account_id"],
+        connection_id=str(row["connection_id"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
+        error=row["error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+        steps=steps,
+    )
+
+
+async def get_execution(pool: Pool, *, tenant: Tenant, execution_id: uuid.UUID) -> Record | None:
+    """One of the tenant's executions (a row), or None."""
+    row: Record | None = await pool.fetchrow(
+        "SELECT * FROM executions WHERE id = $1 AND client_id = $2 AND environment = $3",
+        execution_id,
+        tenant.client_id,
+        tenant.environment,
+    )
+    return row
+
+
+async def execution_with_steps(pool: Pool, *, row: Record, redact: Any) -> ExecutionRead:
+    """An execution with its step records (``redact`` blanks secrets in input/output)."""
+    steps = await pool.fetch(
+        "SELECT * FROM step_runs WHERE execution_id = $1 ORDER BY position", row["id"]
+    )
+    return _execution_read(
+        row,
+        [
+            StepRunRead(
+                step_id=s["step_id"],
+                status=s["status"],
+                input=redact(s["input"]),
+                output=redact(s["output"]),
+                error=s["error"],
+                attempts=s["attempts"],
+                started_at=s["started_at"],
+                finished_at=s["finished_at"],
+                duration_ms=round((s["finished_at"] - s["started_at"]).total_seconds() * 1000, 2),
+            )
+            for s in steps
+        ],
+    )
+
+
+async def list_executions(
+    pool: Pool,
+    *,
+    tenant: Tenant,
+    limit: int,
+    cursor: str | None,
+    status: str | None,
+    event_id: uuid.UUID | None,
+    workflow_id: uuid.UUID | None,
+    linked_account_id: str | None,
+) -> tuple[list[ExecutionRead], str | None]:
+    """A page of the tenant's executions, filtered, ordered by id."""
+    rows = await pool.fetch(
+        """SELECT * FROM executions WHERE client_id = $1 AND environment = $2
+             AND ($3::uuid IS NULL OR id > $3) AND ($4::text IS NULL OR status = $4)
+             AND ($5::uuid IS NULL OR event_id = $5) AND ($6::uuid IS NULL OR workflow_id = $6)
+             AND ($7::text IS NULL OR linked_account_id = $7)
+           ORDER BY id LIMIT $8""",
+        tenant.client_id,
+        tenant.environment,
+        decode_uuid_cursor(cursor),
+        status,
+        event_id,
+        workflow_id,
+        linked_account_id,
+        limit + 1,
+    )
+    items = [_execution_read(r) for r in rows[:limit]]
+    return items, encode_cursor(items[-1].id) if len(rows) > limit else None
+
+
+async def executions_of_event(pool: Pool, *, event_id: uuid.UUID) -> list[Record]:
+    """The executions an event started."""
+    return list(
+        await pool.fetch(
+            "SELECT id, workflow_id, status FROM executions WHERE event_id = $1 ORDER BY created_at, id",
+            event_id,
+        )
+    )
+
+
+async def reopen_execution(pool: Pool, *, tenant: Tenant, execution_id: uuid.UUID) -> Record | None:
+    """A failed (or re-authorised) execution back to pending, due now, for a replay."""
+    row: Record | None = await pool.fetchrow(
+        """UPDATE executions SET status = 'pending', next_attempt_at = now(), error = NULL, finished_at = NULL,
+               attempts = 0, updated_at = now()
+           WHERE id = $1 AND client_id = $2 AND environment = $3 AND status IN ('failed', 'needs_reauth')
+           RETURNING *""",
+        execution_id,
+        tenant.client_id,
+        tenant.environment,
+    )
+    return row

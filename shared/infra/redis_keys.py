@@ -1,0 +1,44 @@
+"""Every Redis key and channel Linkport uses. Tokens are named by their SHA-256, never by value."""
+
+from __future__ import annotations
+
+from shared.tokens.service import TokenKind
+
+PREFIX = "lp:"
+
+_TOKEN_NAMESPACE: dict[TokenKind, str] = {
+    TokenKind.LINK: "lt",
+    TokenKind.SESSION: "st",
+    TokenKind.PUBLIC: "pt",
+}
+
+# Gateways publish cache evictions here (revoked key, changed settings, changed or deleted account).
+INVALIDATION_CHANNEL = PREFIX + "invalidate"
+
+
+def token(kind: TokenKind, token_hex_digest: str) -> str:
+    """``lp:lt:{sha256}``, ``lp:st:{sha256}``, ``lp:pt:{sha256}``: one issued token's record."""
+    return f"{PREFIX}{_TOKEN_NAMESPACE[kind]}:{token_hex_digest}"
+
+
+def hosted_session(session_digest: str) -> str:
+    """``lp:hs:{sha256(session id)}``: a browser's hosted Link session."""
+    return f"{PREFIX}hs:{session_digest}"
+
+
+def oauth_state(state_digest: str) -> str:
+    """``lp:oauth:{sha256(state)}``: one OAuth round trip's state and PKCE verifier."""
+    return f"{PREFIX}oauth:{state_digest}"
+
+
+def sandbox_code(code_digest: str) -> str:
+    """``lp:sbx:code:{sha256(code)}``: an authorization code the sandbox provider issued."""
+    return f"{PREFIX}sbx:code:{code_digest}"
+
+
+def worker_heartbeat(worker_name: str) -> str:
+    """Written by each live worker on a cron; expires when the worker stops."""
+    return f"{PREFIX}hb:worker:{worker_name}"
+
+
+WORKER_HEARTBEAT_PATTERN = PREFIX + "hb:worker:*"

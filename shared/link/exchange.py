@@ -1,0 +1,68 @@
+"""Access tokens (``at_…``): the permanent handle a product backend keeps for a connection.
+
+Issued once by exchanging the public token the Link flow produced, shown once, stored
+only as a hash on the connection (one live token per connection), rotated on demand.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from shared.accounts import service as accounts
+from shared.connections import store as connection_store
+from shared.errors import ApiError, ErrorCode, not_found
+from shared.infra.resources import Resources
+from shared.link.schemas import AccessTokenRotated, PublicTokenExchanged
+from shared.tenancy import Tenant
+from shared.tokens import service as tokens
+from shared.tokens import store as token_store
+from shared.tokens.models import PublicGrant
+from shared.tokens.service import TokenKind
+
+
+def _invalid() -> ApiError:
+    return ApiError(
+        ErrorCode.INVALID_PUBLIC_TOKEN,
+        "public_token is invalid, expired or already exchanged",
+        field="public_token",
+    )
+
+
+async def exchange_public_token(
+    res: Resources, *, tenant: Tenant, public_token: str
+) -> PublicTokenExchanged:
+    """Use up a public token (atomically: of concurrent exchanges exactly one succeeds)."""
+    grant = await token_store.consume_token(
+        res.redis, kind=TokenKind.PUBLIC, token=public_token, grant_type=PublicGrant
+    )
+    if grant is None or grant.tenant != tenant or not await accounts.grant_is_current(res, grant):
+        raise _invalid()
+    access_token = tokens.mint(tokens.ACCESS_TOKEN_PREFIX, 32)
+    connection_id = await connection_store.set_access_token(
+        res.pool,
+        tenant=tenant,
+        connection_id=grant.connection_id,
+        token_hash=tokens.digest(access_token),
+    )
+    if connection_id is None:  # deleted between the flow and the exchange
+        raise _invalid()
+    return PublicTokenExchanged(
+        access_token=access_token,
+        connection_id=str(connection_id),
+        user_id=grant.linked_account_id,
+        org_id=grant.org_id,
+        app=grant.app,
+    )
+
+
+async def rotate_access_token(
+    res: Resources, *, tenant: Tenant, connection_id: UUID
+) -> AccessTokenRotated:
+    """A new access token for the connection; the old one stops working at once."""
+    access_token = tokens.mint(tokens.ACCESS_TOKEN_PREFIX, 32)
+    rotated = await connection_store.set_access_token(
+        res.pool, tenant=tenant, connection_id=connection_id, token_hash=tokens.digest(access_token)
+    )
+    if rotated is None:
+        raise not_found("connection")
+    return AccessTokenRotated(access_token=access_token, connection_id=str(rotated))

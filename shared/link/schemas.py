@@ -1,0 +1,76 @@
+"""Link tokens in the two seed shapes (EMR "Link" and wearables "Link")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from shared.schemas import ExternalId, HttpUrl, RequestModel, ResponseModel, Slug
+
+
+class LinkTokenCreate(RequestModel):
+    """``POST /link/token/create`` (EMR seed): a single-use, 30-minute link token."""
+
+    user_id: ExternalId = Field(description="the end user's id in your system (no PII)")
+    org_id: ExternalId = Field(description="the organisation the user belongs to")
+    emr_name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = Field(
+        default=None, description="EMR system name, used when the org is new"
+    )
+    emr_instance_domain: HttpUrl | None = Field(
+        default=None, description="EMR instance URL, used when the org is new"
+    )
+    access_token: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = Field(
+        default=None, description="an existing connection's access token: update mode"
+    )
+
+
+class LinkTokenCreated(ResponseModel):
+    """The EMR seed's answer: ``{"success": true, "token": "lt_…"}``."""
+
+    success: Literal[True] = True
+    token: str
+
+
+class WearablesLinkTokenCreate(RequestModel):
+    """``POST /v2/link/token`` (wearables seed): a single-use, 10-minute link token."""
+
+    user_id: ExternalId
+    provider: Slug | None = Field(default=None, description="open Link on this provider")
+    filter_on_providers: list[Slug] | None = Field(
+        default=None, max_length=100, description="offer only these providers"
+    )
+    redirect_url: HttpUrl | None = Field(
+        default=None, description="where to send the user after Link; must be allow-listed"
+    )
+
+
+class WearablesLinkTokenCreated(ResponseModel):
+    """The wearables seed's answer: ``{"link_token": "…"}``."""
+
+    link_token: str
+
+
+class PublicTokenExchange(RequestModel):
+    """``POST /link/token/exchange``: the public token the Link flow handed to your frontend."""
+
+    public_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class PublicTokenExchanged(ResponseModel):
+    """The permanent access token (``at_…``, shown once) and what it identifies."""
+
+    success: Literal[True] = True
+    access_token: str
+    connection_id: str
+    user_id: str
+    org_id: str | None
+    app: str
+
+
+class AccessTokenRotated(ResponseModel):
+    """A new access token for a connection; the previous one stopped working."""
+
+    success: Literal[True] = True
+    access_token: str
+    connection_id: str

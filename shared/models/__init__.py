@@ -1,1 +1,0 @@
-"""Request and response models: the API's contracts, also the source of ``/openapi.json``."""
