@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.gateway.appkeys import RESOURCES
+from shared.connections.models import ConnectionStatus
 from shared.connections.store import upsert_connection
 from shared.infra import db
 from shared.link.service import consume_link_token
@@ -157,7 +158,11 @@ async def test_delete_removes_connections_and_kills_tokens(acme: Api, pool: db.P
     link = await acme.call("POST", "/link/token/create", {"user_id": "u1", "org_id": "o"})
     session = await acme.call("POST", "/v1/session-tokens", {"linked_account_id": "u1"})
     await upsert_connection(
-        pool, tenant=acme.tenant, linked_account_id="u1", app="sandbox", status="active"
+        pool,
+        tenant=acme.tenant,
+        linked_account_id="u1",
+        app="sandbox",
+        status=ConnectionStatus.ACTIVE,
     )
     bearer = {"Authorization": f"Bearer {session.body['token']}"}
     assert (await acme.call("GET", "/v1/connections", auth="none", headers=bearer)).status == 200

@@ -42,3 +42,8 @@ def worker_heartbeat(worker_name: str) -> str:
 
 
 WORKER_HEARTBEAT_PATTERN = PREFIX + "hb:worker:*"
+
+
+def refresh_lock(connection_id: object) -> str:
+    """``lp:lock:refresh:{connection}``: held while one worker refreshes a connection's token."""
+    return f"{PREFIX}lock:refresh:{connection_id}"

@@ -27,13 +27,14 @@ import orjson
 from shared.apps import service as apps
 from shared.clients import service as client_settings
 from shared.connections import store as connection_store
-from shared.connectors.catalog import App, fill
+from shared.connections.credentials import connection_binding
+from shared.connectors.catalog import App, fill, has_user_fields
 from shared.connectors.oauth import (
+    OAuthClient,
     OAuthError,
     authorization_url,
     exchange_code,
     new_pkce,
-    token_session,
     with_query,
 )
 from shared.infra import redis_keys
@@ -133,12 +134,12 @@ async def load_session(res: Resources, session_id: str | None) -> HostedSession:
 async def offered_apps(res: Resources, session: HostedSession) -> list[App]:
     """The apps this session may connect: enabled ones, narrowed by the link token's options."""
     grant = session.link
-    offered = await apps.enabled_apps(res, tenant=grant.tenant)
+    offered = await apps.enabled_apps(pool=res.pool, catalog=res.catalog, tenant=grant.tenant)
     if grant.update_connection_id is not None:
         existing = await connection_store.get_connection(
             res.pool, tenant=grant.tenant, connection_id=grant.update_connection_id
         )
-        return [a for a in offered if existing is not None and a.slug == existing.read.app]
+        return [a for a in offered if existing is not None and a.slug == existing.connection.app]
     if grant.filter_on_providers:
         wanted = set(grant.filter_on_providers)
         offered = [a for a in offered if a.slug in wanted]
@@ -177,12 +178,22 @@ def check_fields(app: App, values: dict[str, str]) -> dict[str, str]:
     return problems
 
 
+async def _oauth_client(res: Resources, session: HostedSession, app: App) -> OAuthClient | None:
+    return await apps.oauth_client(
+        pool=res.pool,
+        keyring=res.keyring,
+        settings=res.settings,
+        tenant=session.link.tenant,
+        app=app,
+    )
+
+
 async def begin_oauth(
     res: Resources, *, session_id: str, session: HostedSession, app: App, fields: dict[str, str]
 ) -> str | Outcome:
     """The provider's authorization URL to send the browser to (or an Outcome if impossible)."""
     assert app.oauth is not None
-    client = await apps.oauth_client(res, tenant=session.link.tenant, app=app)
+    client = await _oauth_client(res, session, app)
     if client is None:
         return await fail(
             res,
@@ -191,7 +202,6 @@ async def begin_oauth(
             code="app_not_configured",
             description=f"{app.name} has no OAuth client configured for this client",
         )
-    client_id, _, scopes = client
     state = secrets.token_urlsafe(32)
     verifier, challenge = new_pkce() if app.oauth.pkce else (None, None)
     redirect_uri = res.settings.base_url.rstrip("/") + CALLBACK_PATH
@@ -209,10 +219,10 @@ async def begin_oauth(
     )
     return authorization_url(
         authorize_url=fill(app.oauth.authorize_url, base_url=res.settings.base_url, fields=fields),
-        client_id=client_id,
+        client_id=client.client_id,
         redirect_uri=redirect_uri,
         state=state,
-        scopes=scopes,
+        scopes=client.scopes,
         code_challenge=challenge,
     )
 
@@ -254,16 +264,16 @@ async def complete_oauth(
             if denied
             else f"{app.name} reported an error: {error}",
         )
-    client = await apps.oauth_client(res, tenant=session.link.tenant, app=app)
+    client = await _oauth_client(res, session, app)
     assert client is not None
-    client_id, client_secret, _ = client
     token_url = fill(app.oauth.token_url, base_url=res.settings.base_url, fields=record.fields)
     try:
         token_set = await exchange_code(
-            token_session(res, template=app.oauth.token_url, token_url=token_url),
+            res.http,
             token_url=token_url,
-            client_id=client_id,
-            client_secret=client_secret,
+            from_catalog=not has_user_fields(app.oauth.token_url),
+            client_id=client.client_id,
+            client_secret=client.client_secret,
             code=code,
             redirect_uri=record.redirect_uri,
             code_verifier=record.code_verifier,
@@ -284,7 +294,7 @@ async def complete_oauth(
         "token_type": token_set.token_type,
         "scope": token_set.scope,
         "expires_at": expires_at.isoformat() if expires_at else None,
-        "oauth_client_id": client_id,
+        "oauth_client_id": client.client_id,
     }
     return await _connect(
         res,
@@ -362,7 +372,7 @@ async def _connect(
         linked_account_id=grant.linked_account_id,
         account_created_at=grant.account_created_at,
         expires_at=datetime.now(UTC) + timedelta(seconds=res.settings.public_token_ttl),
-        connection_id=uuid.UUID(connection.id),
+        connection_id=connection.id,
         app=app.slug,
         org_id=grant.org_id,
     )
@@ -378,7 +388,7 @@ async def _connect(
         else None,
         sdk_origin=session.sdk_origin,
         app=app.slug,
-        connection_id=connection.id,
+        connection_id=str(connection.id),
     )
 
 
@@ -409,8 +419,3 @@ async def _redirect_target(res: Resources, session: HostedSession) -> str | None
         return session.link.redirect_url
     settings = await client_settings.get_settings(res, tenant=session.link.tenant)
     return settings.callback_url
-
-
-def connection_binding(connection_id: object) -> str:
-    """What a connection's sealed credentials are bound to (their row)."""
-    return f"connection:{connection_id}"

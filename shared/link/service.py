@@ -103,7 +103,7 @@ async def _connection_to_update(
     )
     if found is None or found.linked_account_id != user_id:
         raise not_found("connection for this access_token and user_id", field="access_token")
-    return UUID(found.id)
+    return found.id
 
 
 async def _issue(

@@ -36,7 +36,7 @@ async def list_connections(call: Call, query: ConnectionQuery) -> Page[Connectio
         app=query.app,
         status=query.status,
     )
-    return Page[ConnectionRead](data=items, next_cursor=next_cursor)
+    return Page[ConnectionRead](data=[ConnectionRead.of(c) for c in items], next_cursor=next_cursor)
 
 
 @router.route(
@@ -53,10 +53,10 @@ async def get_connection(call: Call) -> ConnectionRead:
         connection_id=call.path_id("connection_id", "connection"),
     )
     if found is None or (
-        call.session and found.read.linked_account_id != call.session.linked_account_id
+        call.session and found.connection.linked_account_id != call.session.linked_account_id
     ):
         raise not_found("connection")
-    return found.read
+    return ConnectionRead.of(found.connection)
 
 
 @router.route(

@@ -129,7 +129,7 @@ async def get_event(call: Call) -> EventRead:
         status=row["status"],
         created_at=row["created_at"],
         executions=[
-            ExecutionSummary(id=str(e["id"]), workflow_id=str(e["workflow_id"]), status=e["status"])
+            ExecutionSummary(id=str(e.id), workflow_id=str(e.workflow_id), status=e.status)
             for e in executions
         ],
     )

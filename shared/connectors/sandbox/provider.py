@@ -249,7 +249,7 @@ async def _sandbox_grant_of(
     )
     if connection is None:
         raise not_found("connection")
-    if connection.read.app != SANDBOX_APP or connection.provider_account_id is None:
+    if connection.connection.app != SANDBOX_APP or connection.provider_account_id is None:
         raise ApiError(
             ErrorCode.VALIDATION_FAILED,
             "faults exist only for sandbox connections",
