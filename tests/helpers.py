@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from shared.clients.store import IssuedCredentials
+from shared.clients.models import IssuedCredentials
 from shared.infra import db
 from shared.tenancy import Tenant
 

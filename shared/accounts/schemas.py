@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field
 
+from shared.accounts.models import LinkedAccount, Org
 from shared.schemas import ExternalId, Metadata, Name, RequestModel, ResponseModel
 
 
@@ -37,11 +38,32 @@ class LinkedAccountRead(ResponseModel):
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def of(cls, account: LinkedAccount) -> Self:
+        """The API shape of an account."""
+        return cls(**_account_fields(account))
+
 
 class LinkedAccountSaved(LinkedAccountRead):
     """Answer to a create: ``created`` is false when an existing account was updated."""
 
     created: bool = Field(description="true when new, false when an existing account was updated")
+
+    @classmethod
+    def of_saved(cls, account: LinkedAccount, *, created: bool) -> Self:
+        """The API shape of a saved account."""
+        return cls(**_account_fields(account), created=created)
+
+
+def _account_fields(account: LinkedAccount) -> dict[str, Any]:
+    return {
+        "linked_account_id": account.linked_account_id,
+        "name": account.name,
+        "metadata": account.metadata,
+        "org_id": account.org_id,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+    }
 
 
 class OrgRead(ResponseModel):
@@ -52,3 +74,14 @@ class OrgRead(ResponseModel):
     emr_instance_domain: str | None
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, org: Org) -> Self:
+        """The API shape of an org."""
+        return cls(
+            org_id=org.org_id,
+            emr_name=org.emr_name,
+            emr_instance_domain=org.emr_instance_domain,
+            created_at=org.created_at,
+            updated_at=org.updated_at,
+        )

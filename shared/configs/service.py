@@ -26,7 +26,9 @@ async def find_or_create(
     """The account's config for the app (``config_id`` default "default"), created when new."""
     if app not in res.catalog:
         raise invalid("app", f"app: unknown app {app!r}")
-    await accounts.require_account(res, tenant=tenant, linked_account_id=linked_account_id)
+    await accounts.require_account(
+        pool=res.pool, caches=res.caches, tenant=tenant, linked_account_id=linked_account_id
+    )
     row, created = await store.find_or_create_config(
         res.pool,
         tenant=tenant,

@@ -62,7 +62,10 @@ class _Checker:
             )
         if body.linked_account_id not in self._accounts:
             found = await accounts.find_account(
-                self._res, tenant=self._tenant, linked_account_id=body.linked_account_id
+                pool=self._res.pool,
+                caches=self._res.caches,
+                tenant=self._tenant,
+                linked_account_id=body.linked_account_id,
             )
             if found is None:
                 raise not_found("linked account", field=f"{prefix}linked_account_id")

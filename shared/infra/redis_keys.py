@@ -6,11 +6,7 @@ from shared.tokens.service import TokenKind
 
 PREFIX = "lp:"
 
-_TOKEN_NAMESPACE: dict[TokenKind, str] = {
-    TokenKind.LINK: "lt",
-    TokenKind.SESSION: "st",
-    TokenKind.PUBLIC: "pt",
-}
+_TOKEN_NAMESPACE: dict[TokenKind, str] = {kind: kind.namespace for kind in TokenKind}
 
 # Gateways publish cache evictions here (revoked key, changed settings, changed or deleted account).
 INVALIDATION_CHANNEL = PREFIX + "invalidate"

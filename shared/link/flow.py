@@ -82,7 +82,9 @@ def _origin(url: str) -> str:
 
 
 async def _origin_allowed(res: Resources, grant: LinkGrant, origin: str) -> bool:
-    settings = await client_settings.get_settings(res, tenant=grant.tenant)
+    settings = await client_settings.get_settings(
+        pool=res.pool, caches=res.caches, tenant=grant.tenant
+    )
     allowed = {_origin(res.settings.base_url)}
     allowed |= {_origin(u) for u in settings.allowed_redirect_urls}
     if settings.callback_url:
@@ -96,7 +98,9 @@ def _session_key(session_id: str) -> str:
 
 async def start_session(res: Resources, *, link_token: str, sdk_origin: str | None) -> str:
     """Consume the link token and start a hosted session; returns the session id (cookie)."""
-    grant = await consume_link_token(res, token=link_token)
+    grant = await consume_link_token(
+        pool=res.pool, redis=res.redis, caches=res.caches, token=link_token
+    )
     if grant is None:
         raise FlowError(
             "link_token_invalid",
@@ -417,5 +421,7 @@ async def end_session(res: Resources, session_id: str) -> None:
 async def _redirect_target(res: Resources, session: HostedSession) -> str | None:
     if session.link.redirect_url:
         return session.link.redirect_url
-    settings = await client_settings.get_settings(res, tenant=session.link.tenant)
+    settings = await client_settings.get_settings(
+        pool=res.pool, caches=res.caches, tenant=session.link.tenant
+    )
     return settings.callback_url

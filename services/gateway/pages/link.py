@@ -31,7 +31,9 @@ def _error_page(error: FlowError, status: int = 400) -> web.Response:
 
 
 async def _branding(res: Resources, session: HostedSession) -> dict[str, Any]:
-    settings = await client_settings.get_settings(res, tenant=session.link.tenant)
+    settings = await client_settings.get_settings(
+        pool=res.pool, caches=res.caches, tenant=session.link.tenant
+    )
     return {"client_name": settings.name, "color": session.color or settings.color}
 
 

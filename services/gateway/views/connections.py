@@ -86,7 +86,7 @@ async def delete_connection(call: Call) -> Deleted:
 )
 async def rotate_access_token(call: Call) -> AccessTokenRotated:
     return await access_tokens.rotate_access_token(
-        call.resources,
+        pool=call.resources.pool,
         tenant=call.tenant,
         connection_id=call.path_id("connection_id", "connection"),
     )
