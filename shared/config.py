@@ -27,6 +27,22 @@ def _networks(value: Any) -> Any:
 Networks = Annotated[tuple[Network, ...], NoDecode, BeforeValidator(_networks)]
 
 
+def _delays(value: Any) -> Any:
+    """Seconds from a comma-separated string (``0,5,300``) or a JSON list (``[0, 5, 300]``)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.strip().strip("[]").split(",") if part.strip()]
+    return value
+
+
+# A schedule of delays in seconds, each >= 0, at least one.
+Delays = Annotated[
+    tuple[Annotated[float, Field(ge=0)], ...],
+    NoDecode,
+    BeforeValidator(_delays),
+    Field(min_length=1),
+]
+
+
 class Settings(BaseSettings):
     """Every tunable of the gateway and the worker, with a production-sane default."""
 
@@ -107,3 +123,24 @@ class Settings(BaseSettings):
     worker_poll_delay: float = Field(default=0.02, gt=0)
     worker_max_jobs: PositiveInt = 100
     worker_heartbeat_ttl: PositiveInt = 30
+
+    # Webhooks: seconds before each attempt (the first immediate; a delivery fails after the
+    # last), each delay varied by ±jitter (a fraction); how long a rotated secret still signs
+    # beside the new one; the time a receiver has to answer 2xx; deliveries in flight per
+    # endpoint (a slow endpoint cannot take every worker slot); and the days of unbroken
+    # failure after which an endpoint is disabled.
+    webhook_retry_schedule: Delays = (
+        0,
+        5,
+        5 * 60,
+        30 * 60,
+        2 * 3600,
+        5 * 3600,
+        10 * 3600,
+        10 * 3600,
+    )
+    webhook_retry_jitter: float = Field(default=0.2, ge=0, lt=1)
+    webhook_secret_overlap: PositiveInt = 24 * 60 * 60
+    webhook_timeout: float = Field(default=15.0, gt=0)
+    webhook_endpoint_concurrency: PositiveInt = 8
+    webhook_disable_after_days: float = Field(default=5.0, gt=0)

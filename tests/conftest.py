@@ -152,7 +152,8 @@ async def _clean_state(pool: db.Pool, redis_url: str) -> None:
     await pool.execute(
         """TRUNCATE clients, environments, api_keys, orgs, linked_accounts, connections,
                     app_settings, sandbox_grants, sandbox_tokens, sandbox_calls, sandbox_contacts,
-                    event_definitions, events, workflows, configs, executions, step_runs"""
+                    event_definitions, events, workflows, configs, executions, step_runs,
+                    webhook_endpoints, webhook_messages, webhook_deliveries, webhook_attempts"""
     )
     client: Redis = Redis.from_url(redis_url)
     await client.flushdb()

@@ -19,6 +19,7 @@ from shared.infra import queue as jobs
 from shared.infra import redis_keys
 from shared.infra.queue import job_deserializer, job_serializer
 from shared.infra.resources import Resources, open_resources, redis_settings
+from shared.webhooks import jobs as webhook_jobs
 
 log = structlog.get_logger(logger_name="linkport.worker")
 
@@ -100,6 +101,7 @@ def create_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
         "functions": [
             _named(execution_jobs.fan_out_events, jobs.FAN_OUT),
             _named(execution_jobs.run_one_execution, jobs.RUN_EXECUTION),
+            webhook_jobs.deliver_function(settings),
         ],
         "cron_jobs": [
             cron(
@@ -108,6 +110,12 @@ def create_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
             cron(
                 execution_jobs.sweep,
                 name="cron:sweep",
+                second=set(range(0, 60, every)),
+                run_at_startup=True,
+            ),
+            cron(
+                webhook_jobs.sweep_webhooks,
+                name="cron:webhook-sweep",
                 second=set(range(0, 60, every)),
                 run_at_startup=True,
             ),

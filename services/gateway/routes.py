@@ -24,6 +24,7 @@ from services.gateway.views import (
     linked_accounts,
     orgs,
     session_tokens,
+    webhooks,
     workflows,
 )
 
@@ -42,6 +43,7 @@ ROUTERS = (
     executions.router,
     client_settings.router,
     api_keys.router,
+    webhooks.router,
 )
 PAGES = (link.routes, sandbox.routes, assets.routes)
 

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 
 FAN_OUT = "fan_out"
 RUN_EXECUTION = "run_execution"
+DELIVER_WEBHOOK = "deliver_webhook"
 
 # How many events one fan-out job takes from a batch: the job runs their executions itself
 # when they are few (see executor.INLINE_EXECUTIONS), so a batch is spread over many jobs.
@@ -128,3 +129,10 @@ def execution_job(
 ) -> JobSpec:
     """Run an execution (attempt-numbered job id), now or at ``defer_until``."""
     return JobSpec(RUN_EXECUTION, f"exec:{execution_id}:{attempt}", str(execution_id), defer_until)
+
+
+def webhook_job(
+    delivery_id: uuid.UUID, attempts: int, defer_until: datetime | None = None
+) -> JobSpec:
+    """Attempt a webhook delivery that has had ``attempts`` attempts, now or at ``defer_until``."""
+    return JobSpec(DELIVER_WEBHOOK, f"whd:{delivery_id}:{attempts}", str(delivery_id), defer_until)

@@ -8,6 +8,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from shared.accounts import service as accounts
+from shared.accounts import store as account_store
 from shared.accounts.models import AccountFacts
 from shared.clients import service as client_settings
 from shared.connections import store as connections
@@ -111,6 +112,35 @@ async def issue_connect_link_token(
         org_id=account.org_id,
         color=color,
         display_name=display_name,
+    )
+
+
+async def issue_reauth_link_token(
+    *,
+    pool: Pool,
+    redis: Redis,
+    ttl: int,
+    tenant: Tenant,
+    linked_account_id: str,
+    connection_id: UUID,
+) -> IssuedToken | None:
+    """An update-mode link token that sends the account's user back through Link to authorise
+    one connection again (``connection.needs_reauth`` webhooks carry one); None when the
+    account is gone. Reads the account from Postgres: workers keep no invalidated caches."""
+    account = await account_store.account_facts(
+        pool, tenant=tenant, linked_account_id=linked_account_id
+    )
+    if account is None:
+        return None
+    return await _issue(
+        redis=redis,
+        ttl=ttl,
+        tenant=tenant,
+        linked_account_id=linked_account_id,
+        account=account,
+        flow=LinkFlow.EMR,
+        org_id=account.org_id,
+        update_connection_id=connection_id,
     )
 
 

@@ -1,0 +1,42 @@
+"""The worker's webhook jobs: a delivery id in, an attempt made and recorded (see ``delivery``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from arq.worker import Function, func
+
+from shared.config import Settings
+from shared.infra import queue
+from shared.infra.resources import Resources
+from shared.webhooks import delivery
+from shared.webhooks.delivery import Sender
+
+Ctx = dict[str, Any]
+
+
+def _sender(ctx: Ctx) -> Sender:
+    found: Sender | None = ctx.get("webhook_sender")
+    if found is None:
+        resources: Resources = ctx["resources"]
+        found = ctx["webhook_sender"] = Sender.of(resources)
+    return found
+
+
+async def deliver_webhook(ctx: Ctx, delivery_id: str) -> str:
+    """Job: attempt one delivery (and those waiting at its endpoint)."""
+    return await delivery.run_delivery(_sender(ctx), delivery_id=uuid.UUID(delivery_id))
+
+
+async def sweep_webhooks(ctx: Ctx) -> int:
+    """Cron: re-enqueue deliveries that may have lost their job."""
+    return await delivery.sweep(_sender(ctx))
+
+
+def deliver_function(settings: Settings) -> Function:
+    """The delivery job as the worker registers it: its time limit covers an attempt and the
+    draining after it (each bounded by ``webhook_timeout``) with room to record them."""
+    return func(
+        deliver_webhook, name=queue.DELIVER_WEBHOOK, timeout=3 * settings.webhook_timeout + 10
+    )
