@@ -29,6 +29,7 @@ from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
 from shared.infra.outbound import OutboundClient
 from shared.tenancy import Tenant
+from shared.webhooks import service as webhooks
 
 # How long a refresh may hold the lock, and how long others wait for it (seconds).
 LOCK_TIMEOUT = 15.0
@@ -177,3 +178,6 @@ async def _refresh(
 async def mark_needs_reauth(pool: Pool, *, connection: StoredConnection, reason: str) -> None:
     """The user must go through Link again (update mode) before this connection works."""
     await store.mark_needs_reauth(pool, connection_id=connection.id, reason=reason)
+    await webhooks.notify_needs_reauth(
+        pool=pool, redis=None, connection=connection.connection, reason=reason
+    )

@@ -239,19 +239,19 @@ async def set_access_token(
 
 async def delete_connection(
     pool: Pool, *, tenant: Tenant, connection_id: uuid.UUID, linked_account_id: str | None = None
-) -> bool:
+) -> Connection | None:
     """Delete a connection (credentials and access token with it); optionally only if it is
-    that account's. False when there was none."""
-    deleted = await pool.fetchval(
+    that account's. Returns it as it was, or None when there was none."""
+    row = await pool.fetchrow(
         """DELETE FROM connections WHERE id = $1 AND client_id = $2 AND environment = $3
              AND ($4::text IS NULL OR linked_account_id = $4)
-           RETURNING 1""",
+           RETURNING *""",
         connection_id,
         tenant.client_id,
         tenant.environment,
         linked_account_id,
     )
-    return deleted is not None
+    return None if row is None else _connection(row)
 
 
 async def save_refreshed_credentials(

@@ -17,6 +17,7 @@ from shared.events.store import Definition, NewEvent
 from shared.infra import queue as jobs
 from shared.infra.resources import Resources
 from shared.tenancy import Tenant
+from shared.webhooks import service as webhooks
 
 
 def _request_hash(body: EventCreate) -> bytes:
@@ -54,7 +55,24 @@ class _Checker:
     async def check(
         self, body: EventCreate, *, event_id: uuid.UUID, key: str | None, prefix: str
     ) -> NewEvent:
-        """The event to store, or the 404/422 naming the first problem (``prefix``: its place)."""
+        """The event to store, or the 404/422 naming the first problem (``prefix``: its place);
+        a refusal is announced to the client's webhooks (``event.rejected``)."""
+        try:
+            return await self._check(body, event_id=event_id, key=key, prefix=prefix)
+        except ApiError as exc:
+            await webhooks.notify_event_rejected(
+                pool=self._res.pool,
+                redis=self._res.redis,
+                tenant=self._tenant,
+                event=body.event,
+                linked_account_id=body.linked_account_id,
+                error=exc,
+            )
+            raise
+
+    async def _check(
+        self, body: EventCreate, *, event_id: uuid.UUID, key: str | None, prefix: str
+    ) -> NewEvent:
         definition = self._definitions.get(body.event)
         if definition is None:
             definition = self._definitions[body.event] = await event_definitions.latest(

@@ -43,6 +43,7 @@ from shared.infra import queue
 from shared.infra.db import Pool
 from shared.infra.logs import scrub_secrets
 from shared.infra.outbound import BlockedDestination, ResponseTooLarge
+from shared.webhooks import service as webhooks
 from shared.workflows import templates
 
 log = structlog.get_logger(logger_name="linkport.executions")
@@ -326,6 +327,9 @@ async def _finish(
 ) -> ExecutionStatus:
     await store.finish_execution(
         runner.pool, execution_id=execution.id, status=status, error=error, step=step
+    )
+    await webhooks.notify_execution_finished(
+        pool=runner.pool, redis=runner.redis, execution=execution, status=status, error=error
     )
     log.info("execution_finished", execution_id=str(execution.id), status=status)
     return status

@@ -44,6 +44,7 @@ from shared.tokens import service as tokens
 from shared.tokens import store as token_store
 from shared.tokens.models import HostedSession, LinkGrant, OAuthState, PublicGrant
 from shared.tokens.service import TokenKind
+from shared.webhooks import service as webhooks
 
 CALLBACK_PATH = "/link/oauth/callback"
 
@@ -370,6 +371,7 @@ async def _connect(
             code="connection_gone",
             description="The account or connection this link was for no longer exists.",
         )
+    await webhooks.notify_connection_saved(pool=res.pool, redis=res.redis, connection=connection)
     public = PublicGrant(
         client_id=grant.client_id,
         environment=grant.environment,

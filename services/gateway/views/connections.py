@@ -13,6 +13,7 @@ from shared.errors import not_found
 from shared.link import exchange as access_tokens
 from shared.link.schemas import AccessTokenRotated
 from shared.schemas import Deleted, Page
+from shared.webhooks import service as webhooks
 
 router = Router("connections")
 
@@ -75,6 +76,9 @@ async def delete_connection(call: Call) -> Deleted:
     )
     if not deleted:
         raise not_found("connection")
+    await webhooks.notify_connection_deleted(
+        pool=call.resources.pool, redis=call.resources.redis, connection=deleted
+    )
     return Deleted()
 
 
