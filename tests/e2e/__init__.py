@@ -1,0 +1,1 @@
+"""Tests of Linkport running as separate processes."""

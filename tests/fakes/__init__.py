@@ -1,0 +1,1 @@
+"""Fake third parties the tests run against (servers on loopback)."""

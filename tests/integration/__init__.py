@@ -1,0 +1,1 @@
+"""Tests across the gateway, the worker, PostgreSQL and Redis, in one process."""
