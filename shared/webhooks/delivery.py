@@ -43,6 +43,7 @@ from shared.webhooks.envelopes import (
 from shared.webhooks.models import (
     Attempt,
     AttemptOutcome,
+    Claim,
     ClaimedDelivery,
     Delivery,
     DeliveryStatus,
@@ -143,45 +144,56 @@ async def run_delivery(
     sender: Sender, *, delivery_id: uuid.UUID, drain: bool = True
 ) -> AttemptResult:
     """A delivery job: attempt the delivery if it is due and its endpoint has room; then
-    (``drain``), for up to ``webhook_timeout`` seconds, attempt the deliveries waiting for
-    room at the same endpoint: the slot this job holds passes to them instead of being
-    polled for. Returns what became of the first."""
+    (``drain``), for up to ``webhook_timeout`` seconds, attempt the deliveries waiting at the
+    same endpoint: the slot this job holds passes to them instead of being polled for.
+    Returns what became of the first."""
     settings = sender.settings
-    claim = await store.claim_delivery(
+    claim = await _claim(sender, delivery_id)
+    if claim.busy:  # marked waiting: those holding the endpoint's slots take it next
+        return AttemptResult.BUSY
+    if claim.claimed is None:
+        return AttemptResult.SKIPPED
+    endpoint_id = claim.claimed.endpoint.id
+    result = await _attempt_claimed(sender, claim.claimed)
+    if drain:
+        await _drain(sender, endpoint_id, deadline=time.monotonic() + settings.webhook_timeout)
+    return result
+
+
+async def _claim(sender: Sender, delivery_id: uuid.UUID) -> Claim:
+    settings = sender.settings
+    return await store.claim_delivery(
         sender.pool,
         delivery_id=delivery_id,
         lease=lease(settings),
         concurrency=settings.webhook_endpoint_concurrency,
         park=PARK,
     )
-    if claim.busy:
-        return AttemptResult.BUSY
-    if claim.claimed is None:
-        return AttemptResult.SKIPPED
-    endpoint_id = claim.claimed.endpoint.id
-    result = await _attempt_claimed(sender, claim.claimed)
-    if not drain:
-        return result
-    deadline = time.monotonic() + settings.webhook_timeout
-    for taken in range(DRAIN_LIMIT + 1):
-        if taken == DRAIN_LIMIT or time.monotonic() > deadline:
-            # Hand over rather than hold a worker slot for long: the waiting delivery's own
-            # job takes the slot and goes on draining.
-            waiting = await store.next_waiting(sender.pool, endpoint_id=endpoint_id)
-            if waiting is not None:
-                await queue.enqueue(sender.redis, queue.webhook_job(*waiting))
+
+
+async def _drain(sender: Sender, endpoint_id: uuid.UUID, *, deadline: float) -> None:
+    """Attempt the endpoint's waiting deliveries one after another until none is left, the
+    endpoint has no room (those holding its slots go on), or the deadline passes (then the
+    next waiting delivery's own job takes over, so no worker slot is held for long)."""
+    settings = sender.settings
+    for _ in range(DRAIN_LIMIT):
+        if time.monotonic() > deadline:
             break
-        claim = await store.claim_delivery(
+        claim = await store.claim_next(
             sender.pool,
             endpoint_id=endpoint_id,
             lease=lease(settings),
             concurrency=settings.webhook_endpoint_concurrency,
-            park=PARK,
         )
-        if claim.claimed is None:
-            break
-        await _attempt_claimed(sender, claim.claimed)
-    return result
+        if claim.claimed is not None:
+            await _attempt_claimed(sender, claim.claimed)
+        elif claim.waiting:  # another claimer holds it: it claims it, or marks it waiting
+            await asyncio.sleep(0.01)
+        else:  # none left, or no room (those holding the slots go on)
+            return
+    waiting = await store.next_waiting(sender.pool, endpoint_id=endpoint_id)
+    if waiting is not None:
+        await queue.enqueue(sender.redis, queue.webhook_job(*waiting))
 
 
 async def _attempt_claimed(sender: Sender, claimed: ClaimedDelivery) -> AttemptResult:
@@ -202,9 +214,8 @@ async def _attempt_claimed(sender: Sender, claimed: ClaimedDelivery) -> AttemptR
         delivery_id=delivery.id,
         attempt_number=delivery.attempts,
         outcome=outcome,
-        disable_after=sender.settings.webhook_disable_after_days * 86400,
     )
-    log.info(
+    (log.debug if outcome.status is DeliveryStatus.SUCCEEDED else log.info)(
         "webhook_attempt",
         delivery_id=str(delivery.id),
         attempt=delivery.attempts,
@@ -271,6 +282,10 @@ async def _attempt(sender: Sender, claimed: ClaimedDelivery) -> AttemptOutcome:
         return AttemptOutcome(attempt, DeliveryStatus.SUCCEEDED, None, None)
     if status_code == 410:
         return AttemptOutcome(attempt, DeliveryStatus.FAILED, None, DisabledReason.GONE)
+    failing_since = endpoint.failing_since
+    limit = timedelta(days=settings.webhook_disable_after_days)
+    if failing_since is not None and failing_since <= started - limit:
+        return AttemptOutcome(attempt, DeliveryStatus.FAILED, None, DisabledReason.FAILING)
     delivery = claimed.delivery
     delay = next_delay(
         schedule=settings.webhook_retry_schedule,

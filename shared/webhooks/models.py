@@ -238,5 +238,7 @@ class Claim:
     """The result of trying to claim a delivery: claimed, or why not."""
 
     claimed: ClaimedDelivery | None = None
-    # The endpoint already has as many deliveries in flight as allowed: try again shortly.
+    # The endpoint already has as many deliveries in flight as allowed.
     busy: bool = False
+    # Nothing was claimed, but a delivery of the endpoint is waiting (another claimer holds it).
+    waiting: bool = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, Protocol
 
 from shared.infra.crypto import Sealed
 from shared.infra.db import AnyConnection, Pool, Record
@@ -37,7 +38,13 @@ from shared.webhooks.models import (
 Executor = Pool | AnyConnection
 
 
-def _endpoint(row: Record) -> Endpoint:
+class Row(Protocol):
+    """A row's columns by name (an asyncpg Record, or a prefixed view of one)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def _endpoint(row: Row) -> Endpoint:
     types = row["event_types"]
     return Endpoint(
         id=row["id"],
@@ -56,7 +63,7 @@ def _endpoint(row: Record) -> Endpoint:
     )
 
 
-def _secrets(row: Record) -> EndpointSecrets:
+def _secrets(row: Row) -> EndpointSecrets:
     previous = None
     if row["previous_secret"] is not None:
         previous = Sealed(
@@ -449,90 +456,152 @@ async def reopen_delivery(pool: Pool, *, tenant: Tenant, delivery_id: uuid.UUID)
     return None if row is None else _delivery(row)
 
 
-# A pending delivery that may be attempted now: due, or waiting for room at its endpoint.
+# A delivery that may be attempted now: pending and due, or waiting for room at its endpoint,
+# or sending under an expired lease (its worker died; it keeps the slot it holds).
 _TAKEABLE = """(d.status = 'pending' AND (d.waiting_since IS NOT NULL
                                        OR d.next_attempt_at <= now() + interval '1 second'))
                OR (d.status = 'sending' AND d.lease_until < now())"""
 
+_ENDPOINT_COLUMNS = (
+    "id",
+    "client_id",
+    "environment",
+    "url",
+    "description",
+    "event_types",
+    "format",
+    "enabled",
+    "disabled_reason",
+    "disabled_at",
+    "failing_since",
+    "secret",
+    "secret_nonce",
+    "secret_key_id",
+    "previous_secret",
+    "previous_secret_nonce",
+    "previous_secret_key_id",
+    "previous_secret_expires_at",
+    "created_at",
+    "updated_at",
+)
+_CLAIMED_ENDPOINT = ", ".join(f"e.{c} AS e_{c}" for c in _ENDPOINT_COLUMNS)
+
+# One statement: lock the delivery (``target``; a row another claimer holds is skipped), take
+# a slot at its endpoint if there is room (a delivery sending under an expired lease keeps
+# its own), and mark it sending with the attempt counted, or else ({parked}) waiting. Returns
+# whether any delivery of the endpoint ($1 when draining) is waiting, and the target with
+# its endpoint and, when claimed, the delivery with its message.
+_CLAIM = f"""
+    WITH target AS (
+        SELECT d.id, d.endpoint_id, d.status FROM webhook_deliveries d
+        WHERE {{where}} AND ({_TAKEABLE})
+        {{order}}
+        FOR UPDATE SKIP LOCKED),
+    slot AS (
+        UPDATE webhook_endpoints e SET in_flight = e.in_flight + 1
+        FROM target t
+        WHERE e.id = t.endpoint_id AND t.status = 'pending' AND e.enabled AND e.in_flight < $2
+        RETURNING e.id),
+    claimed AS (
+        UPDATE webhook_deliveries d SET status = 'sending', attempts = d.attempts + 1,
+            lease_until = now() + make_interval(secs => $3), waiting_since = NULL,
+            updated_at = now()
+        FROM target t JOIN webhook_endpoints e ON e.id = t.endpoint_id
+        WHERE d.id = t.id AND ((t.status = 'pending' AND EXISTS (SELECT 1 FROM slot))
+                               OR (t.status = 'sending' AND e.enabled))
+        RETURNING d.*),
+    parked AS (
+        UPDATE webhook_deliveries d SET waiting_since = coalesce(d.waiting_since, now()),
+            next_attempt_at = now() + make_interval(secs => $4), updated_at = now()
+        FROM target t JOIN webhook_endpoints e ON e.id = t.endpoint_id
+        WHERE {{parked}} AND d.id = t.id AND t.status = 'pending' AND e.enabled
+          AND NOT EXISTS (SELECT 1 FROM slot)
+        RETURNING d.id)
+    SELECT w.waiting, t.id AS target_id, (SELECT count(*) FROM parked) AS parked,
+           c.*, m.type AS message_type, m.id AS m_id, m.type AS m_type,
+           m.payload AS m_payload, m.created_at AS m_created_at, {_CLAIMED_ENDPOINT}
+    FROM (SELECT EXISTS (SELECT 1 FROM webhook_deliveries d
+                         WHERE d.endpoint_id = $1 AND d.status = 'pending'
+                           AND (d.waiting_since IS NOT NULL OR d.next_attempt_at <= now())
+                        ) AS waiting) w
+    LEFT JOIN target t ON true
+    LEFT JOIN webhook_endpoints e ON e.id = t.endpoint_id
+    LEFT JOIN claimed c ON true
+    LEFT JOIN webhook_messages m ON m.id = c.message_id"""  # noqa: S608 - constant SQL
+_CLAIM_ONE = _CLAIM.format(where="d.id = $1", order="", parked="true")
+_CLAIM_NEXT = _CLAIM.format(
+    where="d.endpoint_id = $1 AND d.status = 'pending'",
+    order="ORDER BY d.next_attempt_at LIMIT 1",
+    parked="false",
+)
+
+
+class _Prefixed:
+    """A row's columns under a prefix, read without it."""
+
+    def __init__(self, row: Record, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getitem__(self, key: str, /) -> Any:
+        return self._row[self._prefix + key]
+
 
 async def claim_delivery(
-    pool: Pool,
-    *,
-    lease: float,
-    concurrency: int,
-    park: float,
-    delivery_id: uuid.UUID | None = None,
-    endpoint_id: uuid.UUID | None = None,
+    pool: Pool, *, delivery_id: uuid.UUID, lease: float, concurrency: int, park: float
 ) -> Claim:
-    """Take a delivery for an attempt: ``delivery_id``, or (``endpoint_id``) the endpoint's
-    delivery that has waited longest. It must be due, waiting, or sending under an expired
-    lease (its worker died), and its endpoint must have fewer than ``concurrency`` in flight.
-    One claimer wins; the attempt is counted. A delivery to a disabled endpoint is failed.
-    When the endpoint has no room, ``delivery_id`` waits: an attempt finishing there takes it
-    next, and the sweeper after ``park`` seconds if none does."""
-    async with pool.acquire() as conn, conn.transaction():
-        # Claims for one endpoint queue here, so the count below sees every committed claim.
-        endpoint = await conn.fetchrow(
-            """SELECT * FROM webhook_endpoints WHERE id = coalesce(
-                   $2, (SELECT endpoint_id FROM webhook_deliveries WHERE id = $1)) FOR UPDATE""",
-            delivery_id,
-            endpoint_id,
-        )
-        if endpoint is None:
-            return Claim()
-        if not endpoint["enabled"]:
-            if delivery_id is not None:
-                await conn.execute(
-                    f"""UPDATE webhook_deliveries d SET status = 'failed', lease_until = NULL,
-                            waiting_since = NULL, last_error = 'the endpoint is disabled',
-                            updated_at = now()
-                        WHERE d.id = $1 AND ({_TAKEABLE})""",  # noqa: S608 - constant SQL
-                    delivery_id,
-                )
-            return Claim()
-        target = delivery_id
-        if target is None:
-            target = await conn.fetchval(
-                """SELECT id FROM webhook_deliveries
-                   WHERE endpoint_id = $1 AND status = 'pending'
-                     AND (waiting_since IS NOT NULL OR next_attempt_at <= now())
-                   ORDER BY next_attempt_at LIMIT 1""",
-                endpoint["id"],
-            )
-            if target is None:
-                return Claim()
-        row = await conn.fetchrow(
-            f"""UPDATE webhook_deliveries d SET status = 'sending', attempts = d.attempts + 1,
-                    lease_until = now() + make_interval(secs => $2), waiting_since = NULL,
-                    updated_at = now()
-                FROM webhook_messages m
-                WHERE d.id = $1 AND m.id = d.message_id AND ({_TAKEABLE})
-                  AND (SELECT count(*) FROM webhook_deliveries b
-                       WHERE b.endpoint_id = d.endpoint_id AND b.status = 'sending'
-                         AND b.lease_until >= now()) < $3
-                RETURNING d.*, m.type AS message_type, m.id AS m_id, m.type AS m_type,
-                          m.payload AS m_payload, m.created_at AS m_created_at""",  # noqa: S608
-            target,
-            lease,
-            concurrency,
-        )
-        if row is not None:
-            return Claim(
-                ClaimedDelivery(
-                    _delivery(row), _message(row, "m_"), _endpoint(endpoint), _secrets(endpoint)
-                )
-            )
-        if delivery_id is None:
-            return Claim()
-        parked = await conn.fetchval(
-            f"""UPDATE webhook_deliveries d SET waiting_since = coalesce(d.waiting_since, now()),
-                    next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
-                WHERE d.id = $1 AND d.status = 'pending' AND ({_TAKEABLE})
-                RETURNING 1""",  # noqa: S608 - constant SQL
-            delivery_id,
-            park,
-        )
-        return Claim(busy=parked is not None)
+    """Take a delivery for an attempt. It must be due, waiting, or sending under an expired
+    lease (its worker died), and (unless it holds one already) get one of its endpoint's
+    ``concurrency`` slots. One claimer wins; the attempt is counted. A delivery to a disabled
+    endpoint is failed. Without room it waits (``busy``): an attempt finishing at the
+    endpoint takes it next (``claim_next``), or the sweeper after ``park`` seconds."""
+    row = await pool.fetchrow(_CLAIM_ONE, delivery_id, concurrency, lease, park)
+    assert row is not None
+    if row["target_id"] is None:  # not takeable, or another claimer has it
+        return Claim()
+    if row["id"] is not None:
+        return Claim(_claimed(row))
+    if not row["e_enabled"]:
+        await _fail_for_disabled_endpoint(pool, delivery_id=delivery_id)
+        return Claim()
+    return Claim(busy=bool(row["parked"]))
+
+
+async def claim_next(
+    pool: Pool, *, endpoint_id: uuid.UUID, lease: float, concurrency: int
+) -> Claim:
+    """Take the endpoint's pending delivery that is due or has waited longest, if there is
+    room. ``busy``: no room (those holding the slots take the rest); ``waiting``: none was
+    claimed although one waits (another claimer holds it right now)."""
+    row = await pool.fetchrow(_CLAIM_NEXT, endpoint_id, concurrency, lease, 0.0)
+    assert row is not None
+    if row["id"] is not None:
+        return Claim(_claimed(row))
+    if row["target_id"] is not None:
+        return Claim(busy=bool(row["e_enabled"]))
+    return Claim(waiting=bool(row["waiting"]))
+
+
+def _claimed(row: Record) -> ClaimedDelivery:
+    endpoint = _Prefixed(row, "e_")
+    return ClaimedDelivery(
+        _delivery(row), _message(row, "m_"), _endpoint(endpoint), _secrets(endpoint)
+    )
+
+
+async def _fail_for_disabled_endpoint(pool: Pool, *, delivery_id: uuid.UUID) -> None:
+    await pool.execute(
+        f"""WITH old AS (
+                SELECT d.id, d.status, d.endpoint_id FROM webhook_deliveries d
+                WHERE d.id = $1 AND ({_TAKEABLE}) FOR UPDATE),
+            failed AS (
+                UPDATE webhook_deliveries d SET status = 'failed', lease_until = NULL,
+                    waiting_since = NULL, last_error = 'the endpoint is disabled', updated_at = now()
+                FROM old WHERE d.id = old.id
+                RETURNING old.status AS was, old.endpoint_id)
+            UPDATE webhook_endpoints e SET in_flight = greatest(e.in_flight - 1, 0)
+            FROM failed WHERE e.id = failed.endpoint_id AND failed.was = 'sending'""",  # noqa: S608
+        delivery_id,
+    )
 
 
 async def next_waiting(pool: Pool, *, endpoint_id: uuid.UUID) -> tuple[uuid.UUID, int] | None:
@@ -547,10 +616,8 @@ async def next_waiting(pool: Pool, *, endpoint_id: uuid.UUID) -> tuple[uuid.UUID
     return None if row is None else (row["id"], row["attempts"])
 
 
-# The endpoint stops receiving: it answered 410 ($8), or this failure ends a streak of
-# failures longer than $9 seconds.
-_DISABLING = """e.enabled AND ($8::text IS NOT NULL OR (NOT $10::boolean
-                 AND coalesce(e.failing_since, $7) <= now() - make_interval(secs => $9)))"""
+# The endpoint stops receiving ($8: why).
+_DISABLING = "(e.enabled AND $8::text IS NOT NULL)"
 
 
 async def record_attempt(
@@ -559,11 +626,11 @@ async def record_attempt(
     delivery_id: uuid.UUID,
     attempt_number: int,
     outcome: AttemptOutcome,
-    disable_after: float,
 ) -> bool:
-    """Record an attempt with the delivery state that follows and the endpoint's failure
-    streak (which may disable it), in one statement. False when the claim was lost (its
-    lease ran out and another worker took it): nothing is recorded then."""
+    """Record an attempt with the delivery state that follows, and at its endpoint the slot
+    given back, the failure streak and, when the outcome says so, the endpoint disabled, in
+    one statement. False when the claim was lost (its lease ran out and another worker took
+    it, with the slot): nothing is recorded then."""
     attempt = outcome.attempt
     recorded = await pool.fetchval(
         f"""WITH d AS (
@@ -575,18 +642,15 @@ async def record_attempt(
             a AS (
                 INSERT INTO webhook_attempts (delivery_id, attempt, url, status_code, response_body,
                                               error, succeeded, started_at, duration_ms)
-                SELECT d.id, $2, $11, $5, $12, $6, $10, $7, $13 FROM d),
+                SELECT d.id, $2, $10, $5, $11, $6, $9, $7, $12 FROM d),
             e AS (
                 UPDATE webhook_endpoints e SET
-                    failing_since = CASE WHEN $10 THEN NULL ELSE coalesce(e.failing_since, $7) END,
+                    in_flight = greatest(e.in_flight - 1, 0),
+                    failing_since = CASE WHEN $9 THEN NULL ELSE coalesce(e.failing_since, $7) END,
                     enabled = e.enabled AND NOT ({_DISABLING}),
-                    disabled_reason = CASE WHEN {_DISABLING} THEN coalesce($8, 'failing')
-                                           ELSE e.disabled_reason END,
-                    disabled_at = CASE WHEN {_DISABLING} THEN now() ELSE e.disabled_at END,
-                    updated_at = now()
-                FROM d WHERE e.id = d.endpoint_id
-                  AND (($10 AND e.failing_since IS NOT NULL) OR (NOT $10 AND e.failing_since IS NULL)
-                       OR {_DISABLING}))
+                    disabled_reason = CASE WHEN {_DISABLING} THEN $8 ELSE e.disabled_reason END,
+                    disabled_at = CASE WHEN {_DISABLING} THEN now() ELSE e.disabled_at END
+                FROM d WHERE e.id = d.endpoint_id)
             SELECT count(*) FROM d""",  # noqa: S608 - constant SQL
         delivery_id,
         attempt_number,
@@ -596,7 +660,6 @@ async def record_attempt(
         attempt.error,
         attempt.started_at,
         outcome.disable,
-        disable_after,
         attempt.succeeded,
         attempt.url,
         attempt.response_body,
@@ -606,11 +669,16 @@ async def record_attempt(
 
 
 async def release_claim(pool: Pool, *, delivery_id: uuid.UUID, attempt_number: int) -> None:
-    """Hand an interrupted attempt back (due now), without waiting for its lease to run out."""
+    """Hand an interrupted attempt back (due now, its slot freed), without waiting for its
+    lease to run out."""
     await pool.execute(
-        """UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), lease_until = NULL,
-               updated_at = now()
-           WHERE id = $1 AND status = 'sending' AND attempts = $2""",
+        """WITH d AS (
+               UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(),
+                   lease_until = NULL, updated_at = now()
+               WHERE id = $1 AND status = 'sending' AND attempts = $2
+               RETURNING endpoint_id)
+           UPDATE webhook_endpoints e SET in_flight = greatest(e.in_flight - 1, 0)
+           FROM d WHERE e.id = d.endpoint_id""",
         delivery_id,
         attempt_number,
     )

@@ -82,6 +82,10 @@ async def test_a_hundred_notifications_across_a_worker_sigkill(
     )
     assert len(successes) == total
     assert {r["ok"] for r in successes} == {1}
+    # Every slot taken by the killed worker was handed on and given back.
+    assert {
+        r["in_flight"] for r in await pool.fetch("SELECT in_flight FROM webhook_endpoints")
+    } == {0}
     # The kill caught deliveries mid-send; those were sent again (at least once, not once).
     assert in_flight > 0
     assert len(receiver.requests) >= total

@@ -227,7 +227,9 @@ async def test_429_retry_after_counts_within_one_to_two_times_the_schedule(
     async with running_worker(settings):
         (delivery_id,) = await announce(hooks)
         pending = await eventually(
-            lambda: delivery(hooks, delivery_id), lambda d: d["attempts"] == 1, timeout=10
+            lambda: delivery(hooks, delivery_id),
+            lambda d: (d["attempts"], d["status"]) == (1, "pending"),
+            timeout=10,
         )
     waited = datetime.fromisoformat(pending["next_attempt_at"]) - datetime.fromisoformat(
         pending["last_attempt_at"]
@@ -248,7 +250,9 @@ async def test_a_timeout_is_a_failure_retried(hooks: Api, receiver: FakeReceiver
     assert first["status_code"] is None
 
 
-async def test_a_slow_endpoint_does_not_hold_up_another(hooks: Api, receiver: FakeReceiver) -> None:
+async def test_a_slow_endpoint_does_not_hold_up_another(
+    hooks: Api, receiver: FakeReceiver, pool: db.Pool
+) -> None:
     await register(hooks, receiver.url("fast"))
     slow_id, _ = await register(hooks, receiver.url("slow"))
     receiver.answer("slow", then=Answer(200, delay=1.5))
@@ -266,6 +270,12 @@ async def test_a_slow_endpoint_does_not_hold_up_another(hooks: Api, receiver: Fa
         assert fast_done < 1.5, fast_done  # sooner than one slow answer
         assert receiver.most_in_flight["slow"] <= 2
         assert len(receiver.received("slow")) <= 4
+        slots = await pool.fetch(
+            """SELECT e.in_flight, (SELECT count(*) FROM webhook_deliveries d
+                                    WHERE d.endpoint_id = e.id AND d.status = 'sending') AS sending
+               FROM webhook_endpoints e"""
+        )
+        assert all(r["in_flight"] == r["sending"] <= 2 for r in slots)
         # The slow endpoint's deliveries wait their turn; disabled, they stop waiting.
         await hooks.call("PATCH", f"/v1/webhook-endpoints/{slow_id}", {"enabled": False})
 

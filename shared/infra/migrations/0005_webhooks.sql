@@ -27,6 +27,9 @@ CREATE TABLE webhook_endpoints (
     disabled_at                 timestamptz,
     -- The first failure of the current unbroken run of failures (NULL after a success).
     failing_since               timestamptz,
+    -- Its deliveries being sent: always the number of them in status 'sending' (a claim and
+    -- the end of an attempt change both in one statement), held below the concurrency limit.
+    in_flight                   integer NOT NULL DEFAULT 0,
     -- The signing secret, sealed with AES-256-GCM and bound to the endpoint; after a rotation
     -- the previous one keeps signing until previous_secret_expires_at.
     secret                      bytea NOT NULL,
@@ -90,7 +93,6 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHER
 CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (lease_until) WHERE status = 'sending';
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
 CREATE INDEX webhook_deliveries_waiting ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE status = 'pending';
-CREATE INDEX webhook_deliveries_in_flight ON webhook_deliveries (endpoint_id) WHERE status = 'sending';
 
 CREATE TABLE webhook_attempts (
     id             uuid PRIMARY KEY DEFAULT linkport_uuid7(),
