@@ -11,6 +11,7 @@ from aiohttp import web
 
 ARRIVALS = web.AppKey("arrivals", dict[int, float])
 CALLS = web.AppKey("calls", list[int])
+WEBHOOK_IDS = web.AppKey("webhook_ids", dict[str, set[str]])
 
 
 async def hook(request: web.Request) -> web.Response:
@@ -22,10 +23,23 @@ async def hook(request: web.Request) -> web.Response:
     return web.Response(body=b'{"id":"ok"}', content_type="application/json")
 
 
+async def webhook(request: web.Request) -> web.Response:
+    """A client's webhook receiver: count the call and the distinct ``webhook-id``s per path."""
+    await request.read()
+    request.app[CALLS][0] += 1
+    ids = request.app[WEBHOOK_IDS].setdefault(request.match_info["name"], set())
+    ids.add(request.headers.get("webhook-id", ""))
+    return web.Response(status=204)
+
+
 async def stats(request: web.Request) -> web.Response:
     """Calls received, and (``?arrivals=1``) when each ``seq`` first arrived."""
     arrivals = request.app[ARRIVALS]
-    body: dict[str, object] = {"calls": request.app[CALLS][0], "distinct": len(arrivals)}
+    body: dict[str, object] = {
+        "calls": request.app[CALLS][0],
+        "distinct": len(arrivals),
+        "webhooks": {name: len(ids) for name, ids in request.app[WEBHOOK_IDS].items()},
+    }
     if request.query.get("arrivals"):
         body["arrivals"] = arrivals
     return web.Response(
@@ -36,6 +50,7 @@ async def stats(request: web.Request) -> web.Response:
 async def reset(request: web.Request) -> web.Response:
     """Forget every call."""
     request.app[ARRIVALS].clear()
+    request.app[WEBHOOK_IDS].clear()
     request.app[CALLS][0] = 0
     return web.Response(status=204)
 
@@ -51,7 +66,9 @@ def main(port: int) -> None:
     app = web.Application()
     app[ARRIVALS] = {}
     app[CALLS] = [0]
+    app[WEBHOOK_IDS] = {}
     app.router.add_post("/hook", hook)
+    app.router.add_post("/webhooks/{name}", webhook)
     app.router.add_get("/stats", stats)
     app.router.add_post("/reset", reset)
     app.router.add_get("/readyz", ready)
