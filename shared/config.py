@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, PositiveInt
+from pydantic import AfterValidator, BeforeValidator, Field, PositiveInt
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -34,12 +34,19 @@ def _delays(value: Any) -> Any:
     return value
 
 
-# A schedule of delays in seconds, each >= 0, at least one.
+def _starts_at_once(value: tuple[float, ...]) -> tuple[float, ...]:
+    if value[0] != 0:
+        raise ValueError("the first attempt is made at once: the schedule starts with 0")
+    return value
+
+
+# A retry schedule: seconds before each attempt, the first 0 (at once), each >= 0.
 Delays = Annotated[
     tuple[Annotated[float, Field(ge=0)], ...],
     NoDecode,
     BeforeValidator(_delays),
     Field(min_length=1),
+    AfterValidator(_starts_at_once),
 ]
 
 

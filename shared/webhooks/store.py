@@ -489,8 +489,8 @@ _CLAIMED_ENDPOINT = ", ".join(f"e.{c} AS e_{c}" for c in _ENDPOINT_COLUMNS)
 # One statement: lock the delivery (``target``; a row another claimer holds is skipped), take
 # a slot at its endpoint if there is room (a delivery sending under an expired lease keeps
 # its own), and mark it sending with the attempt counted, or else ({parked}) waiting. Returns
-# whether any delivery of the endpoint ($1 when draining) is waiting, and the target with
-# its endpoint and, when claimed, the delivery with its message.
+# ({waiting}) whether a delivery of the endpoint is waiting, and the target with its endpoint
+# and, when claimed, the delivery with its message.
 _CLAIM = f"""
     WITH target AS (
         SELECT d.id, d.endpoint_id, d.status FROM webhook_deliveries d
@@ -520,19 +520,19 @@ _CLAIM = f"""
     SELECT w.waiting, t.id AS target_id, (SELECT count(*) FROM parked) AS parked,
            c.*, m.type AS message_type, m.id AS m_id, m.type AS m_type,
            m.payload AS m_payload, m.created_at AS m_created_at, {_CLAIMED_ENDPOINT}
-    FROM (SELECT EXISTS (SELECT 1 FROM webhook_deliveries d
-                         WHERE d.endpoint_id = $1 AND d.status = 'pending'
-                           AND (d.waiting_since IS NOT NULL OR d.next_attempt_at <= now())
-                        ) AS waiting) w
+    FROM (SELECT {{waiting}} AS waiting) w
     LEFT JOIN target t ON true
     LEFT JOIN webhook_endpoints e ON e.id = t.endpoint_id
     LEFT JOIN claimed c ON true
     LEFT JOIN webhook_messages m ON m.id = c.message_id"""  # noqa: S608 - constant SQL
-_CLAIM_ONE = _CLAIM.format(where="d.id = $1", order="", parked="true")
+_CLAIM_ONE = _CLAIM.format(where="d.id = $1", order="", parked="true", waiting="false")
 _CLAIM_NEXT = _CLAIM.format(
     where="d.endpoint_id = $1 AND d.status = 'pending'",
     order="ORDER BY d.next_attempt_at LIMIT 1",
     parked="false",
+    waiting="""EXISTS (SELECT 1 FROM webhook_deliveries d
+                       WHERE d.endpoint_id = $1 AND d.status = 'pending'
+                         AND (d.waiting_since IS NOT NULL OR d.next_attempt_at <= now()))""",
 )
 
 
