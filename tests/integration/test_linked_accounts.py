@@ -6,8 +6,7 @@ from services.gateway.appkeys import RESOURCES
 from shared.connections.store import upsert_connection
 from shared.infra import db
 from shared.link.service import consume_link_token
-from tests.conftest import AppFactory
-from tests.helpers import Api, eventually
+from tests.helpers import Api, AppFactory, eventually
 from tests.workflow_fixtures import CONTACT_SAMPLE, define_contact_event
 
 

@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -19,9 +18,8 @@ from redis.asyncio import Redis
 
 from shared.infra import redis_keys
 from shared.tokens import service as tokens
-from tests.conftest import TEST_ENCRYPTION_KEY, TEST_QUEUE
-from tests.helpers import eventually
-from tests.processes import free_port, linkport_env, run, start, stop, wait_ready
+from tests.helpers import TEST_ENCRYPTION_KEY, TEST_QUEUE, eventually
+from tests.processes import free_port, linkport_env, run, start, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -47,31 +45,6 @@ def curl_examples(document: str) -> list[str]:
                 break
         commands.append("\n".join(block))
     return commands
-
-
-@pytest.fixture
-def gateway(
-    database_url: str, redis_url: str, tmp_path: Path
-) -> Iterator[tuple[str, dict[str, str], Path]]:
-    """``linkport serve`` on a free port: (base URL, environment, log file)."""
-    port = free_port()
-    env = linkport_env(
-        LINKPORT_DATABASE_URL=database_url,
-        LINKPORT_REDIS_URL=redis_url,
-        LINKPORT_PORT=str(port),
-        LINKPORT_LOG_LEVEL="INFO",
-        LINKPORT_ENCRYPTION_KEY=TEST_ENCRYPTION_KEY,
-        LINKPORT_QUEUE_NAME=TEST_QUEUE,
-        LINKPORT_BASE_URL=f"http://127.0.0.1:{port}",
-    )
-    log = tmp_path / "gateway.log"
-    process = start("serve", env=env, log=log)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base_url, process)
-        yield base_url, env, log
-    finally:
-        assert stop(process) == 0, log.read_text()[-2000:]
 
 
 def _create_client(env: dict[str, str], environment: str) -> dict[str, str]:

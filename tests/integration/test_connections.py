@@ -15,8 +15,7 @@ from shared.infra import db
 from shared.infra.crypto import Keyring, Sealed
 from shared.link.flow import connection_binding
 from tests.helpers import Api
-from tests.link_browser import Browser
-from tests.test_link_flow import EMR_LINK, link_token, run_flow, shown_public_token
+from tests.link_browser import EMR_LINK, Browser, link_token, run_flow, shown_public_token
 
 
 @pytest.fixture

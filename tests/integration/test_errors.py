@@ -8,8 +8,7 @@ from aiohttp import web
 
 from services.gateway.app import create_app
 from shared.config import Settings
-from tests.conftest import AppFactory
-from tests.helpers import Api
+from tests.helpers import Api, AppFactory
 
 LINK_PATH = "/link/token/create"
 

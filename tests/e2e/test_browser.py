@@ -12,15 +12,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright
 
+from tests.fakes import StartFake
+from tests.fakes.demo_site import DemoSite
 from tests.helpers import Api
-from tests.processes import free_port
+
+pytestmark = pytest.mark.e2e
 
 CHROMIUM = os.environ.get("LINKPORT_TEST_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 # What the machine's Chromium needs headless, as root, with no network beyond loopback.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -31,29 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-DEMO_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Acme app</title>
-<script src="{linkport}/sdk/link.js"></script></head>
-<body>
-<button id="connect">Connect your CRM</button>
-<pre id="result">waiting</pre>
-<script>
-  document.getElementById("connect").addEventListener("click", function () {{
-    var link = LinkportLink.init({{
-      token: new URLSearchParams(location.search).get("token"),
-      onSuccess: function (publicToken, metadata) {{
-        document.getElementById("result").textContent = "success " + publicToken + " " + metadata.app;
-      }},
-      onExit: function (error) {{
-        document.getElementById("result").textContent = "exit " + JSON.stringify(error);
-      }}
-    }});
-    link.open();
-  }});
-</script>
-</body></html>
-"""
 
 
 @pytest.fixture
@@ -68,20 +46,10 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def demo_origin(acme: Api) -> AsyncIterator[str]:
+async def demo_origin(acme: Api, start_fake: StartFake) -> str:
     """The product's own page, on another origin, loading the SDK from Linkport."""
-    linkport = str(acme.http.make_url("")).rstrip("/")
-
-    async def page(_: web.Request) -> web.Response:
-        return web.Response(text=DEMO_PAGE.format(linkport=linkport), content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/", page)
-    port = free_port()
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
-    yield f"http://127.0.0.1:{port}"
-    await server.close()
+    site = await start_fake(DemoSite(str(acme.http.make_url(""))))
+    return site.url
 
 
 async def _connect_through_popup(page: Page, *, screenshot: Path | None) -> None:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-
 from shared.infra import db
-from tests.conftest import AppFactory
-from tests.helpers import Api, Reply, eventually
-from tests.processes import free_port
+from tests.fakes import StartFake
+from tests.fakes.schema_host import SchemaHost
+from tests.helpers import Api, AppFactory, Reply, eventually
 from tests.workflow_fixtures import CONTACT_SAMPLE, define_contact_event
 
 
@@ -208,25 +205,13 @@ async def test_batch_of_1000_is_one_transaction(acme: Api, pool: db.Pool) -> Non
     assert duplicate_keys.status == 422
 
 
-async def test_a_schema_never_fetches_external_references(acme: Api) -> None:
-    fetched: list[str] = []
-
-    async def schema_host(request: web.Request) -> web.Response:
-        fetched.append(request.path)
-        return web.json_response({"type": "string"})
-
-    app = web.Application()
-    app.router.add_get("/{name}", schema_host)
-    server = TestServer(app, host="127.0.0.1", port=free_port())
-    await server.start_server()
-    try:
-        remote = {"properties": {"email": {"$ref": str(server.make_url("/email.json"))}}}
-        reply = await acme.call("POST", "/v1/event-definitions", {"name": "x", "schema": remote})
-    finally:
-        await server.close()
+async def test_a_schema_never_fetches_external_references(acme: Api, start_fake: StartFake) -> None:
+    host = await start_fake(SchemaHost())
+    remote = {"properties": {"email": {"$ref": host.url + "/email.json"}}}
+    reply = await acme.call("POST", "/v1/event-definitions", {"name": "x", "schema": remote})
     assert reply.status == 422
     assert reply.body["error"]["field"] == "schema"
-    assert fetched == []  # refused as it stands, never requested (that would be SSRF)
+    assert host.requested == []  # refused as it stands, never requested (that would be SSRF)
 
 
 async def test_a_new_definition_version_applies_at_once_on_every_gateway(

@@ -1,24 +1,19 @@
 """Nothing lost: Postgres is the guarantee, arq the fast path. Work survives a Redis flush
-and a worker killed with SIGKILL in the middle of a step (a real process)."""
+(the sweeper of a running worker finds it again) and a job cancelled mid-step. (A worker
+process killed with SIGKILL: tests/e2e/test_worker_kill.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-import signal
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 from services.gateway.appkeys import RESOURCES
 from shared.infra import db
-from tests.conftest import TEST_ENCRYPTION_KEY, TEST_QUEUE
-from tests.helpers import Api, eventually
-from tests.processes import free_port, linkport_env, start, stop
+from tests.fakes import StartFake
+from tests.fakes.slow_app import SlowApp
+from tests.helpers import TEST_QUEUE, Api, eventually
 from tests.workflow_fixtures import (
     CONTACT_SAMPLE,
     CREATE_CONTACT_WORKFLOW,
@@ -74,94 +69,13 @@ async def test_flush_between_fan_out_and_execution_loses_nothing(
 
 
 @pytest.fixture
-async def slow_server() -> AsyncIterator[dict[str, Any]]:
-    """A third-party API that takes its time: long enough to kill a worker mid-call."""
-    state: dict[str, Any] = {"keys": []}
-
-    async def slow(request: web.Request) -> web.Response:
-        state["keys"].append(request.headers.get("Idempotency-Key"))
-        await asyncio.sleep(1.5)
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_post("/slow", slow)
-    port = free_port()
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
-    state["url"] = f"http://127.0.0.1:{port}/slow"
-    yield state
-    await server.close()
-
-
-async def test_worker_killed_mid_run_loses_nothing(
-    acme: Api, pool: db.Pool, slow_server: dict[str, Any], tmp_path: Path
-) -> None:
-    await connect_sandbox(acme)
-    await define_contact_event(acme)
-    workflow = {
-        **CREATE_CONTACT_WORKFLOW,
-        "steps": [
-            {
-                "id": "slow",
-                "action": "http.request",
-                "input": {"url": slow_server["url"], "json": {"e": "{{ event.email }}"}},
-            },
-            CREATE_CONTACT_WORKFLOW["steps"][0],
-        ],
-    }
-    await enable(acme, "user_12345", await create_workflow(acme, workflow))
-    accepted = [
-        await send(acme, {**CONTACT_SAMPLE, "email": f"k{i}@example.com"}) for i in range(6)
-    ]
-
-    settings = acme.http.app[RESOURCES].settings
-    env = linkport_env(
-        LINKPORT_DATABASE_URL=settings.database_url,
-        LINKPORT_REDIS_URL=settings.redis_url,
-        LINKPORT_BASE_URL=settings.base_url,
-        LINKPORT_ENCRYPTION_KEY=TEST_ENCRYPTION_KEY,
-        LINKPORT_QUEUE_NAME=TEST_QUEUE,
-        LINKPORT_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",
-        LINKPORT_EXECUTION_LEASE="2",
-        LINKPORT_SWEEP_GRACE="0.2",
-        LINKPORT_RETRY_BASE_DELAY="0.05",
-        LINKPORT_LOG_LEVEL="WARNING",
-    )
-    first = start("worker", env=env, log=tmp_path / "worker-1.log")
-    try:
-
-        async def calls_in_flight() -> int:
-            return len(slow_server["keys"])
-
-        await eventually(calls_in_flight, lambda n: n > 0, timeout=30)
-        assert await _running(pool) > 0
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
-    assert await _succeeded(pool) < len(accepted)  # the kill really interrupted work
-
-    second = start("worker", env=env, log=tmp_path / "worker-2.log")
-    try:
-        await eventually(lambda: _succeeded(pool), lambda n: n == len(accepted), timeout=60)
-    finally:
-        assert stop(second) == 0, (tmp_path / "worker-2.log").read_text()[-2000:]
-
-    assert await pool.fetchval("SELECT count(*) FROM events") == len(accepted)
-    assert await pool.fetchval("SELECT count(*) FROM executions") == len(accepted)
-    assert await pool.fetchval("SELECT count(*) FROM sandbox_contacts") == len(accepted)
-    # At least once: an interrupted call may be repeated, always with the same Idempotency-Key.
-    execution_ids = {str(r["id"]) for r in await pool.fetch("SELECT id FROM executions")}
-    assert {key.split(":")[0] for key in slow_server["keys"]} == execution_ids
-    assert {key.split(":")[1] for key in slow_server["keys"]} == {"slow"}
-
-
-async def _running(pool: db.Pool) -> int:
-    count: int = await pool.fetchval("SELECT count(*) FROM executions WHERE status = 'running'")
-    return count
+async def slow_server(start_fake: StartFake) -> SlowApp:
+    """A third-party API that takes its time: long enough to cancel a job mid-call."""
+    return await start_fake(SlowApp(delay=1.5))
 
 
 async def test_an_interrupted_execution_is_handed_back_at_once(
-    acme: Api, pool: db.Pool, slow_server: dict[str, Any]
+    acme: Api, pool: db.Pool, slow_server: SlowApp
 ) -> None:
     """What SIGTERM does to a running job: the row is released, not left leased."""
     import uuid
@@ -173,7 +87,7 @@ async def test_an_interrupted_execution_is_handed_back_at_once(
     await define_contact_event(acme)
     workflow = {
         **CREATE_CONTACT_WORKFLOW,
-        "steps": [{"id": "slow", "action": "http.request", "input": {"url": slow_server["url"]}}],
+        "steps": [{"id": "slow", "action": "http.request", "input": {"url": slow_server.endpoint}}],
     }
     await enable(acme, "user_12345", await create_workflow(acme, workflow))
     event_id = await send(acme)
@@ -192,7 +106,7 @@ async def test_an_interrupted_execution_is_handed_back_at_once(
         )
 
         async def calls() -> int:
-            return len(slow_server["keys"])
+            return len(slow_server.idempotency_keys)
 
         await eventually(calls, lambda n: n == 1)
         job.cancel()

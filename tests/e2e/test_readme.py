@@ -12,9 +12,8 @@ import pytest
 
 from shared.config import Settings
 from tests.processes import start, stop
-from tests.test_processes import gateway  # noqa: F401 - fixture
 
-README = Path(__file__).parent.parent / "README.md"
+README = Path(__file__).parents[2] / "README.md"
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +24,7 @@ def shell_examples() -> list[str]:
 
 
 def test_readme_shell_examples_run_as_printed(
-    gateway: tuple[str, dict[str, str], Path],  # noqa: F811
+    gateway: tuple[str, dict[str, str], Path],
     tmp_path: Path,
 ) -> None:
     base_url, env, _ = gateway

@@ -10,8 +10,7 @@ import asyncpg
 from services.gateway.appkeys import RESOURCES
 from services.gateway.routes import all_endpoints
 from shared.infra.migrate import available_migrations, migrate
-from tests.conftest import AppFactory, _with_database
-from tests.helpers import Api, Client
+from tests.helpers import Api, AppFactory, Client, with_database
 
 
 async def test_healthz_and_readyz(http: Client) -> None:
@@ -66,7 +65,7 @@ async def test_concurrent_migrations_apply_each_file_once(admin_url: str) -> Non
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = _with_database(admin_url, name)
+        url = with_database(admin_url, name)
         results = await asyncio.gather(*(migrate(url) for _ in range(4)))
         assert sorted(len(r) for r in results) == [0, 0, 0, len(available_migrations())]
         conn = await asyncpg.connect(url)

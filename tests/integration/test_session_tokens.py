@@ -11,8 +11,7 @@ from shared.connections.store import upsert_connection
 from shared.infra import db, redis_keys
 from shared.tokens import service as tokens
 from shared.tokens.service import TokenKind
-from tests.conftest import AppFactory
-from tests.helpers import Api, eventually
+from tests.helpers import Api, AppFactory, eventually
 
 
 async def _session(api: Api, account: str) -> str:

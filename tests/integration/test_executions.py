@@ -1,24 +1,25 @@
-"""Events fanned out to workflows and run by a real arq worker against the sandbox app."""
+"""Events fanned out to workflows and run by a real arq worker against the sandbox app.
+
+The worker runs in arq's burst mode: it runs what the test queued (and the retries those
+jobs schedule), then stops, and the test asserts on arq's job counts and on the rows.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from services.gateway.appkeys import RESOURCES
 from shared.executions import service as executor
 from shared.infra import db
 from shared.infra.crypto import Sealed
 from shared.link.flow import connection_binding
-from tests.helpers import Api, eventually
-from tests.processes import free_port
+from tests.fakes import StartFake
+from tests.fakes.echo_app import EchoApp
+from tests.helpers import Api
 from tests.workflow_fixtures import (
     CONTACT_SAMPLE,
     CREATE_CONTACT_WORKFLOW,
@@ -27,7 +28,9 @@ from tests.workflow_fixtures import (
     create_workflow,
     define_contact_event,
     enable,
+    event_executions,
     finished_executions,
+    run_queued,
     running_worker,
     send,
     worker_settings,
@@ -36,9 +39,9 @@ from tests.workflow_fixtures import (
 
 async def test_event_to_a_recorded_call_on_the_sandbox_api(acme: Api, pool: db.Pool) -> None:
     connection_id, workflow_id = await arranged(acme)
-    async with running_worker(worker_settings(acme)):
-        event_id = await send(acme)
-        (execution,) = await finished_executions(acme, event_id)
+    event_id = await send(acme)
+    assert await run_queued(worker_settings(acme)) == (1, 0, 0)  # the fan-out job ran it
+    (execution,) = await event_executions(acme, event_id)
     assert execution["status"] == "succeeded"
     assert execution["workflow_id"] == workflow_id
     contacts = await pool.fetch("SELECT data, idempotency_key FROM sandbox_contacts")
@@ -70,8 +73,8 @@ async def test_config_field_values_reach_the_templates(acme: Api, pool: db.Pool)
     await define_contact_event(acme)
     workflow_id = await create_workflow(acme)
     await enable(acme, "user_12345", workflow_id, fields={"source": "newsletter"})
-    async with running_worker(worker_settings(acme)):
-        await finished_executions(acme, await send(acme))
+    await send(acme)
+    assert await run_queued(worker_settings(acme)) == (1, 0, 0)
     assert await pool.fetchval("SELECT data ->> 'source' FROM sandbox_contacts") == "newsletter"
 
 
@@ -89,6 +92,7 @@ async def test_fan_out_to_several_workflows_once(acme: Api, pool: db.Pool) -> No
     rows = await pool.fetch("SELECT workflow_id FROM executions")
     assert {str(r["workflow_id"]) for r in rows} == {first, second}
     assert disabled not in {str(r["workflow_id"]) for r in rows}
+    # Executions created by hand have no job: the sweeper of a running worker finds them.
     async with running_worker(worker_settings(acme)):
         executions = await finished_executions(acme, event_id, count=2)
     assert {e["status"] for e in executions} == {"succeeded"}
@@ -134,8 +138,10 @@ async def test_retries_on_429_and_500_until_it_works(
     await acme.call(
         "PUT", f"/v1/connections/{connection_id}/sandbox/fault", {"fault": fault, "count": 2}
     )
-    async with running_worker(worker_settings(acme)):
-        (execution,) = await finished_executions(acme, await send(acme))
+    event_id = await send(acme)
+    # The fan-out job's try fails, then one job per retry: arq sees three jobs complete.
+    assert await run_queued(worker_settings(acme)) == (3, 0, 0)
+    (execution,) = await event_executions(acme, event_id)
     assert execution["status"] == "succeeded"
     detail = await acme.call("GET", f"/v1/executions/{execution['id']}")
     assert detail.body["attempts"] == 3
@@ -150,25 +156,25 @@ async def test_final_failure_is_kept_and_can_be_replayed(acme: Api, pool: db.Poo
     await acme.call(
         "PUT", f"/v1/connections/{connection_id}/sandbox/fault", {"fault": "server_error"}
     )
-    async with running_worker(worker_settings(acme, execution_max_attempts=3)):
-        (execution,) = await finished_executions(acme, await send(acme))
-        assert execution["status"] == "failed"
-        detail = await acme.call("GET", f"/v1/executions/{execution['id']}")
-        assert detail.body["attempts"] == 3
-        assert detail.body["error"]["final"] is True
-        assert detail.body["error"]["status"] == 500
-        failed = await acme.call("GET", "/v1/executions", params={"status": "failed"})
-        assert [e["id"] for e in failed.body["data"]] == [execution["id"]]
+    settings = worker_settings(acme, execution_max_attempts=3)
+    event_id = await send(acme)
+    assert await run_queued(settings) == (3, 0, 0)  # three tries, the last one final
+    (execution,) = await event_executions(acme, event_id)
+    assert execution["status"] == "failed"
+    detail = await acme.call("GET", f"/v1/executions/{execution['id']}")
+    assert detail.body["attempts"] == 3
+    assert detail.body["error"]["final"] is True
+    assert detail.body["error"]["status"] == 500
+    failed = await acme.call("GET", "/v1/executions", params={"status": "failed"})
+    assert [e["id"] for e in failed.body["data"]] == [execution["id"]]
 
-        await acme.call("PUT", f"/v1/connections/{connection_id}/sandbox/fault", {"fault": None})
-        replay = await acme.call("POST", f"/v1/executions/{execution['id']}/replay")
-        assert replay.status == 200
-        assert replay.body["status"] == "pending"
-
-        async def status() -> str:
-            return str((await acme.call("GET", f"/v1/executions/{execution['id']}")).body["status"])
-
-        await eventually(status, lambda s: s == "succeeded", timeout=10)
+    await acme.call("PUT", f"/v1/connections/{connection_id}/sandbox/fault", {"fault": None})
+    replay = await acme.call("POST", f"/v1/executions/{execution['id']}/replay")
+    assert replay.status == 200
+    assert replay.body["status"] == "pending"
+    assert await run_queued(settings) == (1, 0, 0)  # the replay's job
+    shown = await acme.call("GET", f"/v1/executions/{execution['id']}")
+    assert shown.body["status"] == "succeeded"
     again = await acme.call("POST", f"/v1/executions/{execution['id']}/replay")
     assert again.status == 409
     assert await pool.fetchval("SELECT count(*) FROM sandbox_contacts") == 1
@@ -177,8 +183,9 @@ async def test_final_failure_is_kept_and_can_be_replayed(acme: Api, pool: db.Poo
 async def test_401_marks_the_connection_for_reauthorisation(acme: Api, pool: db.Pool) -> None:
     connection_id, _ = await arranged(acme)
     await acme.call("PUT", f"/v1/connections/{connection_id}/sandbox/fault", {"fault": "revoked"})
-    async with running_worker(worker_settings(acme)):
-        (execution,) = await finished_executions(acme, await send(acme))
+    event_id = await send(acme)
+    assert await run_queued(worker_settings(acme)) == (1, 0, 0)
+    (execution,) = await event_executions(acme, event_id)
     assert execution["status"] == "needs_reauth"
     connection = await acme.call("GET", f"/v1/connections/{connection_id}")
     assert connection.body["status"] == "needs_reauth"
@@ -192,8 +199,9 @@ async def test_an_expired_token_is_refreshed_and_the_call_retried(acme: Api, poo
     await acme.call(
         "PUT", f"/v1/connections/{connection_id}/sandbox/fault", {"fault": "expired_token"}
     )
-    async with running_worker(worker_settings(acme)):
-        (execution,) = await finished_executions(acme, await send(acme))
+    event_id = await send(acme)
+    assert await run_queued(worker_settings(acme)) == (1, 0, 0)  # refreshed within its one try
+    (execution,) = await event_executions(acme, event_id)
     assert execution["status"] == "succeeded"
     assert (
         await pool.fetchval(
@@ -233,10 +241,10 @@ async def test_twenty_executions_needing_a_refresh_make_one_refresh_call(
     connection_id, _ = await arranged(acme)
     await _expire_stored_token(acme, pool, connection_id)
     events = [await send(acme, {**CONTACT_SAMPLE, "email": f"p{i}@example.com"}) for i in range(20)]
-    async with running_worker(worker_settings(acme)):
-        for event_id in events:
-            (execution,) = await finished_executions(acme, event_id)
-            assert execution["status"] == "succeeded"
+    assert await run_queued(worker_settings(acme)) == (20, 0, 0)  # side by side, one each
+    for event_id in events:
+        (execution,) = await event_executions(acme, event_id)
+        assert execution["status"] == "succeeded"
     assert (
         await pool.fetchval(
             "SELECT count(*) FROM sandbox_tokens WHERE kind = 'refresh' AND used_at IS NOT NULL"
@@ -249,39 +257,13 @@ async def test_twenty_executions_needing_a_refresh_make_one_refresh_call(
 
 
 @pytest.fixture
-async def flaky_server() -> AsyncIterator[dict[str, Any]]:
-    """A fake third-party API on loopback: fails the first call of each path with 500."""
-    state: dict[str, Any] = {"calls": [], "failed": set()}
-
-    async def handle(request: web.Request) -> web.Response:
-        body = await request.json() if request.can_read_body else None
-        state["calls"].append(
-            (
-                request.path,
-                request.headers.get("Idempotency-Key"),
-                request.headers.get("Authorization"),
-                body,
-            )
-        )
-        if request.path.startswith("/flaky") and request.path not in state["failed"]:
-            state["failed"].add(request.path)
-            return web.json_response({"error": "boom"}, status=500)
-        if request.path == "/redirect-to-metadata":
-            raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
-        return web.json_response({"ok": True, "seen": body})
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    port = free_port()
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
-    state["url"] = f"http://127.0.0.1:{port}"
-    yield state
-    await server.close()
+async def flaky_server(start_fake: StartFake) -> EchoApp:
+    """A fake third-party API on loopback: fails the first call of each /flaky path with 500."""
+    return await start_fake(EchoApp())
 
 
 async def test_a_retry_resumes_at_the_failed_step(
-    acme: Api, pool: db.Pool, flaky_server: dict[str, Any]
+    acme: Api, pool: db.Pool, flaky_server: EchoApp
 ) -> None:
     await connect_sandbox(acme)
     await define_contact_event(acme)
@@ -293,24 +275,26 @@ async def test_a_retry_resumes_at_the_failed_step(
                 "id": "notify",
                 "action": "http.request",
                 "input": {
-                    "url": flaky_server["url"] + "/flaky/notify",
+                    "url": flaky_server.url + "/flaky/notify",
                     "json": {"contact": "{{ steps.create.id }}"},
                 },
             },
         ],
     }
     await enable(acme, "user_12345", await create_workflow(acme, workflow))
-    async with running_worker(worker_settings(acme, outbound_allowed_networks="127.0.0.0/8")):
-        (execution,) = await finished_executions(acme, await send(acme))
+    event_id = await send(acme)
+    settings = worker_settings(acme, outbound_allowed_networks="127.0.0.0/8")
+    assert await run_queued(settings) == (2, 0, 0)  # the fan-out job, then the retry's
+    (execution,) = await event_executions(acme, event_id)
     assert execution["status"] == "succeeded"
     assert await pool.fetchval("SELECT count(*) FROM sandbox_contacts") == 1  # step 1 ran once
     sandbox_calls = await pool.fetchval("SELECT count(*) FROM sandbox_calls")
     assert sandbox_calls == 1
-    notify_calls = [c for c in flaky_server["calls"] if c[0] == "/flaky/notify"]
+    notify_calls = flaky_server.calls_to("/flaky/notify")
     assert len(notify_calls) == 2
-    assert {c[1] for c in notify_calls} == {f"{execution['id']}:notify"}  # same key on the retry
+    assert {c.idempotency_key for c in notify_calls} == {f"{execution['id']}:notify"}  # same key
     contact_id = await pool.fetchval("SELECT id FROM sandbox_contacts")
-    assert notify_calls[1][3] == {"contact": contact_id}
+    assert notify_calls[1].body == {"contact": contact_id}
     detail = await acme.call("GET", f"/v1/executions/{execution['id']}")
     assert [(s["step_id"], s["attempts"]) for s in detail.body["steps"]] == [
         ("create", 1),
@@ -319,7 +303,7 @@ async def test_a_retry_resumes_at_the_failed_step(
     assert detail.body["steps"][1]["input"]["json"] == {"contact": contact_id}
 
 
-async def test_history_redacts_secrets(acme: Api, flaky_server: dict[str, Any]) -> None:
+async def test_history_redacts_secrets(acme: Api, flaky_server: EchoApp) -> None:
     await connect_sandbox(acme)
     await define_contact_event(acme)
     workflow = {
@@ -329,7 +313,7 @@ async def test_history_redacts_secrets(acme: Api, flaky_server: dict[str, Any]) 
                 "id": "call",
                 "action": "http.request",
                 "input": {
-                    "url": flaky_server["url"] + "/ok",
+                    "url": flaky_server.url + "/ok",
                     "headers": {"Authorization": "Bearer sk_live_abcdefghijklmnop"},
                     "json": {"password": "hunter2", "email": "{{ event.email }}"},
                 },
@@ -337,8 +321,13 @@ async def test_history_redacts_secrets(acme: Api, flaky_server: dict[str, Any]) 
         ],
     }
     await enable(acme, "user_12345", await create_workflow(acme, workflow))
-    async with running_worker(worker_settings(acme, outbound_allowed_networks="127.0.0.0/8")):
-        (execution,) = await finished_executions(acme, await send(acme))
+    event_id = await send(acme)
+    assert await run_queued(worker_settings(acme, outbound_allowed_networks="127.0.0.0/8")) == (
+        1,
+        0,
+        0,
+    )
+    (execution,) = await event_executions(acme, event_id)
     detail = await acme.call("GET", f"/v1/executions/{execution['id']}")
     step = detail.body["steps"][0]
     assert step["input"]["headers"]["Authorization"] == "[redacted]"
@@ -350,12 +339,8 @@ async def test_history_redacts_secrets(acme: Api, flaky_server: dict[str, Any]) 
 
 async def test_history_lists_and_filters(acme: Api) -> None:
     _, workflow_id = await arranged(acme)
-    async with running_worker(worker_settings(acme)):
-        events = [
-            await send(acme, {**CONTACT_SAMPLE, "email": f"h{i}@example.com"}) for i in range(3)
-        ]
-        for event_id in events:
-            await finished_executions(acme, event_id)
+    events = [await send(acme, {**CONTACT_SAMPLE, "email": f"h{i}@example.com"}) for i in range(3)]
+    assert await run_queued(worker_settings(acme)) == (3, 0, 0)
     page = await acme.call(
         "GET", "/v1/executions", params={"limit": "2", "workflow_id": workflow_id}
     )

@@ -13,8 +13,7 @@ from shared.link.service import consume_link_token
 from shared.tokens import service as tokens
 from shared.tokens.models import LinkGrant
 from shared.tokens.service import TokenKind
-from tests.conftest import AppFactory
-from tests.helpers import Api, eventually
+from tests.helpers import Api, AppFactory, eventually
 
 
 async def _grant(redis: Redis, token: str) -> LinkGrant | None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from shared.clients import store as clients
 from shared.infra import db
-from tests.conftest import AppFactory
-from tests.helpers import Api
+from tests.helpers import Api, AppFactory
 
 LINK = {"user_id": "u", "org_id": "o"}
 
