@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import time
 
 import pytest
 import structlog
 
-from shared.infra.logs import REQUEST_ID, access_log, configure_logging, log_sink
+from shared.infra.logs import (
+    REQUEST_ID,
+    BufferedStderr,
+    access_log,
+    configure_logging,
+    log_sink,
+)
 
 # The format strings arq 0.28 uses for a job starting, finishing, and being handed back.
 STARTED = ("%6.2fs → %s(%s)%s", 0.01, "exec:1:0:run_execution", "'1'", "")
@@ -89,3 +97,36 @@ def test_the_access_line_is_json_for_any_path_and_hides_secrets(
     assert (line["method"], line["status"], line["request_id"]) == ("GET", 404, "req-1")
     assert line["duration_ms"] >= 0
     assert line["timestamp"].endswith("Z")
+
+
+def test_a_full_buffer_is_written_at_once_and_closing_writes_the_rest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sink = BufferedStderr()
+    for n in range(sink.CAPACITY - 1):
+        sink.write(f"line {n}")
+    assert capsys.readouterr().err == ""
+    sink.write("the last that fits")  # the buffer is full: one block, in order
+    written = capsys.readouterr().err.splitlines()
+    assert written[0] == "line 0"
+    assert written[-1] == "the last that fits"
+    assert len(written) == sink.CAPACITY
+    sink.write("after")
+    sink.close()  # what logging.shutdown does at exit
+    assert capsys.readouterr().err == "after\n"
+
+
+def test_lines_still_buffered_at_exit_are_written() -> None:
+    program = (
+        "import logging, structlog\n"
+        "from shared.infra.logs import configure_logging\n"
+        "configure_logging('INFO', json=True)\n"
+        "structlog.get_logger().info('from structlog')\n"
+        "logging.getLogger('some.library').info('from the standard library')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30, check=True
+    )
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [line["event"] for line in lines] == ["from structlog", "from the standard library"]
+    assert lines[1]["logger_name"] == "some.library"
