@@ -135,11 +135,12 @@ async def enable(
     return config_id
 
 
-async def arranged(api: Api) -> tuple[str, str]:
-    """A sandbox connection for user_12345 with the create-contact workflow enabled: (connection, workflow)."""
+async def arranged(api: Api, workflow: dict[str, Any] | None = None) -> tuple[str, str]:
+    """A sandbox connection for user_12345 with a workflow (the create-contact one unless
+    given) enabled on contact.created: (connection id, workflow id)."""
     connection_id = await connect_sandbox(api)
     await define_contact_event(api)
-    workflow_id = await create_workflow(api)
+    workflow_id = await create_workflow(api, workflow)
     await enable(api, "user_12345", workflow_id)
     return connection_id, workflow_id
 

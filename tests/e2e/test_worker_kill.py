@@ -17,10 +17,7 @@ from tests.processes import linkport_env, start, stop
 from tests.workflow_fixtures import (
     CONTACT_SAMPLE,
     CREATE_CONTACT_WORKFLOW,
-    connect_sandbox,
-    create_workflow,
-    define_contact_event,
-    enable,
+    arranged,
     send,
 )
 
@@ -46,8 +43,6 @@ async def _running(pool: db.Pool) -> int:
 async def test_worker_killed_mid_run_loses_nothing(
     acme: Api, pool: db.Pool, slow_server: SlowApp, tmp_path: Path
 ) -> None:
-    await connect_sandbox(acme)
-    await define_contact_event(acme)
     workflow = {
         **CREATE_CONTACT_WORKFLOW,
         "steps": [
@@ -59,7 +54,7 @@ async def test_worker_killed_mid_run_loses_nothing(
             CREATE_CONTACT_WORKFLOW["steps"][0],
         ],
     }
-    await enable(acme, "user_12345", await create_workflow(acme, workflow))
+    await arranged(acme, workflow)
     accepted = [
         await send(acme, {**CONTACT_SAMPLE, "email": f"k{i}@example.com"}) for i in range(6)
     ]

@@ -18,10 +18,6 @@ from tests.workflow_fixtures import (
     CONTACT_SAMPLE,
     CREATE_CONTACT_WORKFLOW,
     arranged,
-    connect_sandbox,
-    create_workflow,
-    define_contact_event,
-    enable,
     running_worker,
     send,
     worker_settings,
@@ -83,13 +79,11 @@ async def test_an_interrupted_execution_is_handed_back_at_once(
     from shared.executions import service as executor
     from shared.executions.service import Clients
 
-    await connect_sandbox(acme)
-    await define_contact_event(acme)
     workflow = {
         **CREATE_CONTACT_WORKFLOW,
         "steps": [{"id": "slow", "action": "http.request", "input": {"url": slow_server.endpoint}}],
     }
-    await enable(acme, "user_12345", await create_workflow(acme, workflow))
+    await arranged(acme, workflow)
     event_id = await send(acme)
     resources = acme.http.app[RESOURCES].__class__(
         **{

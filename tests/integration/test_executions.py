@@ -265,8 +265,6 @@ async def flaky_server(start_fake: StartFake) -> EchoApp:
 async def test_a_retry_resumes_at_the_failed_step(
     acme: Api, pool: db.Pool, flaky_server: EchoApp
 ) -> None:
-    await connect_sandbox(acme)
-    await define_contact_event(acme)
     workflow = {
         **CREATE_CONTACT_WORKFLOW,
         "steps": [
@@ -281,7 +279,7 @@ async def test_a_retry_resumes_at_the_failed_step(
             },
         ],
     }
-    await enable(acme, "user_12345", await create_workflow(acme, workflow))
+    await arranged(acme, workflow)
     event_id = await send(acme)
     settings = worker_settings(acme, outbound_allowed_networks="127.0.0.0/8")
     assert await run_queued(settings) == (2, 0, 0)  # the fan-out job, then the retry's
@@ -304,8 +302,6 @@ async def test_a_retry_resumes_at_the_failed_step(
 
 
 async def test_history_redacts_secrets(acme: Api, flaky_server: EchoApp) -> None:
-    await connect_sandbox(acme)
-    await define_contact_event(acme)
     workflow = {
         **CREATE_CONTACT_WORKFLOW,
         "steps": [
@@ -320,7 +316,7 @@ async def test_history_redacts_secrets(acme: Api, flaky_server: EchoApp) -> None
             }
         ],
     }
-    await enable(acme, "user_12345", await create_workflow(acme, workflow))
+    await arranged(acme, workflow)
     event_id = await send(acme)
     assert await run_queued(worker_settings(acme, outbound_allowed_networks="127.0.0.0/8")) == (
         1,

@@ -13,10 +13,7 @@ from tests.fakes.hostile_app import HostileApp
 from tests.helpers import Api
 from tests.workflow_fixtures import (
     CREATE_CONTACT_WORKFLOW,
-    connect_sandbox,
-    create_workflow,
-    define_contact_event,
-    enable,
+    arranged,
     event_executions,
     run_queued,
     send,
@@ -67,8 +64,6 @@ async def test_response_size_and_time_are_bounded(
 async def test_a_workflow_cannot_call_loopback_without_the_allow_list(
     acme: Api, local_server: str
 ) -> None:
-    await connect_sandbox(acme)
-    await define_contact_event(acme)
     workflow = {
         **CREATE_CONTACT_WORKFLOW,
         "steps": [
@@ -79,7 +74,7 @@ async def test_a_workflow_cannot_call_loopback_without_the_allow_list(
             }
         ],
     }
-    await enable(acme, "user_12345", await create_workflow(acme, workflow))
+    await arranged(acme, workflow)
     event_id = await send(acme)
     assert await run_queued(worker_settings(acme, outbound_allowed_networks="")) == (1, 0, 0)
     (execution,) = await event_executions(acme, event_id)
