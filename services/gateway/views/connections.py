@@ -101,7 +101,7 @@ async def rotate_access_token(call: Call) -> AccessTokenRotated:
 )
 async def set_sandbox_fault(call: Call, body: SandboxFaultSet) -> SandboxFaultRead:
     return await sandbox.set_connection_fault(
-        call.resources,
+        pool=call.resources.pool,
         tenant=call.tenant,
         connection_id=call.path_id("connection_id", "connection"),
         fault=body.fault,
@@ -121,7 +121,7 @@ class SandboxCalls(Page[dict[str, Any]]):
 )
 async def list_sandbox_calls(call: Call) -> SandboxCalls:
     calls = await sandbox.connection_calls(
-        call.resources,
+        pool=call.resources.pool,
         tenant=call.tenant,
         connection_id=call.path_id("connection_id", "connection"),
     )
