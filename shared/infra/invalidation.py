@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from shared.accounts.store import AccountFacts
 from shared.clients.schemas import ClientSettingsRead
-from shared.events.store import Definition
+from shared.events.models import EventDefinition
 from shared.infra import redis_keys
 from shared.infra.cache import TtlCache
 from shared.tenancy import ServerPrincipal, Tenant
@@ -40,7 +40,7 @@ class Caches:
     principals: TtlCache[tuple[str | bytes, ...], ServerPrincipal]
     accounts: TtlCache[AccountKey, AccountFacts]
     client_settings: TtlCache[Tenant, ClientSettingsRead]
-    definitions: TtlCache[DefinitionKey, Definition]  # the latest version of each
+    definitions: TtlCache[DefinitionKey, EventDefinition]  # the latest version of each
 
     @classmethod
     def create(cls, *, ttl: float, max_entries: int) -> Caches:
