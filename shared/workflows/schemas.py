@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 
 from shared.events.schemas import EventName
 from shared.schemas import Name, RequestModel, ResponseModel, Slug
+from shared.workflows.models import Workflow
 
 FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -25,6 +26,8 @@ class WorkflowField(RequestModel):
 
     key: FieldKey
     label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    # The values of models.FieldType; a Literal keeps the published schema and the 422's
+    # error type ("literal_error") as they were.
     type: Literal["text", "number", "boolean", "select"] = "text"
     required: bool = False
     default: Any = None
@@ -67,3 +70,19 @@ class WorkflowRead(ResponseModel):
     default_enabled: bool
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, workflow: Workflow) -> WorkflowRead:
+        """A workflow as the API shows it."""
+        stored = workflow.definition.to_stored()
+        return cls(
+            id=str(workflow.id),
+            name=workflow.name,
+            app=workflow.app,
+            trigger={"event": workflow.trigger_event},
+            fields=stored["fields"],
+            steps=stored["steps"],
+            default_enabled=workflow.definition.default_enabled,
+            created_at=workflow.created_at,
+            updated_at=workflow.updated_at,
+        )
