@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
@@ -75,11 +75,17 @@ class EventBatchCreate(RequestModel):
     events: Annotated[list[BatchEventCreate], Field(min_length=1, max_length=BATCH_LIMIT)]
 
 
+# models.EventStatus's values, as a Literal so that /openapi.json stays as it was (the enum
+# would add a named component).
+EventStatusValue = Literal["pending", "fanned_out"]
+assert set(get_args(EventStatusValue)) == set(EventStatus)
+
+
 class EventAccepted(ResponseModel):
     """The event is durable; its workflows run asynchronously."""
 
     event_id: str
-    status: EventStatus
+    status: EventStatusValue
 
 
 class EventBatchAccepted(ResponseModel):
@@ -105,7 +111,7 @@ class EventRead(ResponseModel):
     linked_account_id: str
     config_id: str | None
     payload: dict[str, Any]
-    status: EventStatus
+    status: EventStatusValue
     created_at: datetime
     executions: list[ExecutionSummary]
 
