@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from shared.accounts.models import AccountFacts
 from shared.clients.models import ClientSettings
-from shared.events.store import Definition
+from shared.events.models import EventDefinition
 from shared.infra import redis_keys
 from shared.infra.cache import TtlCache
 from shared.tenancy import ServerPrincipal, Tenant
@@ -43,7 +43,7 @@ class Caches:
     principals: TtlCache[PrincipalKey, ServerPrincipal]
     accounts: TtlCache[AccountKey, AccountFacts]
     client_settings: TtlCache[Tenant, ClientSettings]
-    definitions: TtlCache[DefinitionKey, Definition]  # the latest version of each
+    definitions: TtlCache[DefinitionKey, EventDefinition]  # the latest version of each
 
     @classmethod
     def create(cls, *, ttl: float, max_entries: int) -> Caches:

@@ -26,13 +26,12 @@ router = Router("connections")
     response=Page[ConnectionRead],
 )
 async def list_connections(call: Call, query: ConnectionQuery) -> Page[ConnectionRead]:
-    linked_account_id = call.session.linked_account_id if call.session else query.linked_account_id
     items, next_cursor = await store.list_connections(
         call.resources.pool,
         tenant=call.tenant,
         limit=call.page_limit(query.limit),
         cursor=query.cursor,
-        linked_account_id=linked_account_id,
+        linked_account_id=call.account_scope(query.linked_account_id),
         app=query.app,
         status=query.status,
     )
@@ -52,9 +51,7 @@ async def get_connection(call: Call) -> ConnectionRead:
         tenant=call.tenant,
         connection_id=call.path_id("connection_id", "connection"),
     )
-    if found is None or (
-        call.session and found.connection.linked_account_id != call.session.linked_account_id
-    ):
+    if found is None or not call.may_act_for(found.connection.linked_account_id):
         raise not_found("connection")
     return ConnectionRead.of(found.connection)
 
@@ -71,7 +68,7 @@ async def delete_connection(call: Call) -> Deleted:
         call.resources.pool,
         tenant=call.tenant,
         connection_id=call.path_id("connection_id", "connection"),
-        linked_account_id=call.session.linked_account_id if call.session else None,
+        linked_account_id=call.account_scope(),
     )
     if not deleted:
         raise not_found("connection")
