@@ -14,11 +14,11 @@ from redis.asyncio import Redis
 
 from shared.clients import store as clients_store
 from shared.config import Settings
+from shared.connections.credentials import connection_binding
 from shared.events import store as events_store
 from shared.events.definitions import infer_schema
 from shared.infra import db, redis_keys
 from shared.infra.crypto import Keyring
-from shared.link.flow import connection_binding
 from shared.tenancy import Tenant
 from shared.tokens import service as tokens
 from shared.tokens.models import PublicGrant

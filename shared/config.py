@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import ipaddress
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveInt
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, PositiveInt
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(value: Any) -> Any:
+    """CIDRs from a comma-separated string (host bits allowed: ``10.1.2.3/16``)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return tuple(
+            v if isinstance(v, Network) else ipaddress.ip_network(v, strict=False) for v in value
+        )
+    return value
+
+
+# Parsed once, when settings are read; a malformed CIDR stops the process at start.
+Networks = Annotated[tuple[Network, ...], NoDecode, BeforeValidator(_networks)]
 
 
 class Settings(BaseSettings):
@@ -80,7 +97,7 @@ class Settings(BaseSettings):
     refresh_margin: PositiveInt = 60
     # Outbound calls from workflows: networks allowed despite being private/loopback
     # ("127.0.0.0/8,10.1.0.0/16"), largest response read, and the time limit (outbound_timeout).
-    outbound_allowed_networks: str = ""
+    outbound_allowed_networks: Networks = ()
     outbound_max_response_bytes: PositiveInt = 1024 * 1024
 
     # The arq queue (several installs, or test runs, can share one Redis with different names).

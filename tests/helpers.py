@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from shared.clients.store import IssuedCredentials
+from shared.clients.models import IssuedCredentials
 from shared.infra import db
 from shared.infra.crypto import generate_key
 from shared.tenancy import Tenant

@@ -46,7 +46,8 @@ def worker_settings(api: Api, **overrides: Any) -> Settings:
         "worker_poll_delay": 0.01,
         "log_level": "WARNING",
     }
-    return base.model_copy(update={**fast, **overrides})
+    # Validated like any settings (model_copy would skip parsing the overrides).
+    return type(base)(**{**base.model_dump(), **fast, **overrides})
 
 
 JobCounts = tuple[int, int, int]

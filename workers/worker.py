@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,8 +12,9 @@ import structlog
 from arq import Worker, cron
 
 from shared.config import Settings
-from shared.executions import service as executor
-from shared.executions.service import Clients
+from shared.connections.credentials import CredentialSource
+from shared.executions import jobs as execution_jobs
+from shared.executions.service import Runner
 from shared.infra import queue as jobs
 from shared.infra import redis_keys
 from shared.infra.queue import job_deserializer, job_serializer
@@ -36,7 +36,7 @@ async def startup(ctx: Ctx) -> None:
     ctx["settings"] = settings
     resources = await open_resources(settings)
     ctx["resources"] = resources
-    ctx["clients"] = Clients.create(resources)
+    ctx["runner"] = runner(resources)
     await record_heartbeat(ctx)
     log.info("worker_started", name=worker_name())
 
@@ -45,7 +45,6 @@ async def shutdown(ctx: Ctx) -> None:
     """Close what ``startup`` opened and withdraw this worker's heartbeat."""
     resources: Resources | None = ctx.get("resources")
     if resources is not None:
-        await ctx["clients"].close()
         await resources.redis.delete(redis_keys.worker_heartbeat(worker_name()))
         await resources.close()
     log.info("worker_stopped", name=worker_name())
@@ -61,23 +60,21 @@ async def record_heartbeat(ctx: Ctx) -> None:
     )
 
 
-async def fan_out(ctx: Ctx, event_ids: list[str]) -> int:
-    """Job: create the events' executions and run (a few) or enqueue (many) them."""
-    return await executor.fan_out_and_run(
-        ctx["resources"], ctx["clients"], event_ids=[uuid.UUID(e) for e in event_ids]
+def runner(resources: Resources) -> Runner:
+    """What the execution jobs use, from the process's resources."""
+    return Runner(
+        pool=resources.pool,
+        redis=resources.redis,
+        credentials=CredentialSource(
+            pool=resources.pool,
+            redis=resources.redis,
+            keyring=resources.keyring,
+            catalog=resources.catalog,
+            http=resources.http,
+            settings=resources.settings,
+        ),
+        settings=resources.settings,
     )
-
-
-async def run_execution(ctx: Ctx, execution_id: str) -> str | None:
-    """Job: run or resume one execution."""
-    return await executor.run_execution(
-        ctx["resources"], ctx["clients"], execution_id=uuid.UUID(execution_id)
-    )
-
-
-async def sweep(ctx: Ctx) -> tuple[int, int]:
-    """Cron: re-enqueue due work that may have lost its job."""
-    return await executor.sweep(ctx["resources"])
 
 
 class LinkportWorker(Worker):
@@ -101,14 +98,19 @@ def create_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
     every = settings.sweep_interval
     options: dict[str, Any] = {
         "functions": [
-            _named(fan_out, jobs.FAN_OUT),
-            _named(run_execution, jobs.RUN_EXECUTION),
+            _named(execution_jobs.fan_out_events, jobs.FAN_OUT),
+            _named(execution_jobs.run_one_execution, jobs.RUN_EXECUTION),
         ],
         "cron_jobs": [
             cron(
                 record_heartbeat, second=set(range(0, 60, 10)), run_at_startup=False, unique=False
             ),
-            cron(sweep, name="cron:sweep", second=set(range(0, 60, every)), run_at_startup=True),
+            cron(
+                execution_jobs.sweep,
+                name="cron:sweep",
+                second=set(range(0, 60, every)),
+                run_at_startup=True,
+            ),
         ],
         "redis_settings": redis_settings(settings),
         "queue_name": settings.queue_name,

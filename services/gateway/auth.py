@@ -36,7 +36,10 @@ async def authenticate(
         if not public_client_id or not client_secret:
             raise _unauthenticated("send both the client_id and client_secret headers")
         principal = await api_keys.authenticate_client_secret(
-            res, public_client_id=public_client_id, client_secret=client_secret
+            pool=res.pool,
+            caches=res.caches,
+            public_client_id=public_client_id,
+            client_secret=client_secret,
         )
         if principal is None:
             raise _unauthenticated("invalid client_id or client_secret")
@@ -51,14 +54,16 @@ async def authenticate(
                 "session tokens are for frontend routes; call this route from your server "
                 "with an API key or client secret",
             )
-        session = await session_tokens.authenticate_session(res, token=bearer)
+        session = await session_tokens.authenticate_session(
+            pool=res.pool, redis=res.redis, caches=res.caches, token=bearer
+        )
         if session is None:
             raise _unauthenticated("session token is invalid or has expired")
         return session
     api_key = api_key or bearer
     if not api_key:
         raise _unauthenticated(_MISSING)
-    server = await api_keys.authenticate_api_key(res, api_key=api_key)
+    server = await api_keys.authenticate_api_key(pool=res.pool, caches=res.caches, api_key=api_key)
     if server is None:
         raise _unauthenticated("invalid API key")
     return server

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field
 
+from shared.accounts.models import LinkedAccount, Org
 from shared.schemas import ExternalId, Metadata, Name, RequestModel, ResponseModel
 
 
@@ -37,11 +39,21 @@ class LinkedAccountRead(ResponseModel):
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def of(cls, account: LinkedAccount) -> Self:
+        """The API shape of an account."""
+        return cls.model_validate(account, from_attributes=True)
+
 
 class LinkedAccountSaved(LinkedAccountRead):
     """Answer to a create: ``created`` is false when an existing account was updated."""
 
     created: bool = Field(description="true when new, false when an existing account was updated")
+
+    @classmethod
+    def of_saved(cls, account: LinkedAccount, *, created: bool) -> Self:
+        """The API shape of a saved account."""
+        return cls.model_validate({**asdict(account), "created": created})
 
 
 class OrgRead(ResponseModel):
@@ -52,3 +64,8 @@ class OrgRead(ResponseModel):
     emr_instance_domain: str | None
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, org: Org) -> Self:
+        """The API shape of an org."""
+        return cls.model_validate(org, from_attributes=True)

@@ -1,4 +1,4 @@
-"""Linked-account rules that span Postgres, Redis and the gateway caches.
+"""Linked-account rules that span Postgres, Redis and the in-process caches.
 
 Tokens are not indexed per account: each records the ``created_at`` of the account it
 was issued for, and every use checks it against the account (cached, evicted on every
@@ -10,20 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.asyncio import Redis
+
 from shared.accounts import store
-from shared.accounts.schemas import LinkedAccountRead, LinkedAccountSaved
-from shared.accounts.store import AccountFacts
+from shared.accounts.models import AccountFacts, LinkedAccount, Org
 from shared.errors import not_found
 from shared.infra import invalidation
-from shared.infra.invalidation import Invalidation
-from shared.infra.resources import Resources
+from shared.infra.db import Pool
+from shared.infra.invalidation import Caches, Invalidation
 from shared.tenancy import Tenant
 from shared.tokens.models import Grant
 
 
 async def ensure_account(
-    res: Resources,
     *,
+    pool: Pool,
+    caches: Caches,
     tenant: Tenant,
     linked_account_id: str,
     org_id: str | None = None,
@@ -32,86 +34,136 @@ async def ensure_account(
 ) -> AccountFacts:
     """Make sure the account (and its org) exist: a database write only when something is new."""
     key = (tenant.client_id, tenant.environment, linked_account_id)
-    cached = res.caches.accounts.get(key)
+    cached = caches.accounts.get(key)
     if cached is not None and (org_id is None or cached.org_id == org_id):
         return cached
     facts = await store.ensure_account(
-        res.pool,
+        pool,
         tenant=tenant,
         linked_account_id=linked_account_id,
         org_id=org_id,
         emr_name=emr_name,
         emr_instance_domain=emr_instance_domain,
     )
-    res.caches.accounts.put(key, facts)
+    caches.accounts.put(key, facts)
     return facts
 
 
 async def find_account(
-    res: Resources, *, tenant: Tenant, linked_account_id: str
+    *, pool: Pool, caches: Caches, tenant: Tenant, linked_account_id: str
 ) -> AccountFacts | None:
     """The account's facts (cached once seen), or None when it does not exist."""
     key = (tenant.client_id, tenant.environment, linked_account_id)
-    cached = res.caches.accounts.get(key)
+    cached = caches.accounts.get(key)
     if cached is not None:
         return cached
-    facts = await store.account_facts(res.pool, tenant=tenant, linked_account_id=linked_account_id)
+    facts = await store.account_facts(pool, tenant=tenant, linked_account_id=linked_account_id)
     if facts is not None:
-        res.caches.accounts.put(key, facts)
+        caches.accounts.put(key, facts)
     return facts
 
 
 async def require_account(
-    res: Resources, *, tenant: Tenant, linked_account_id: str
+    *, pool: Pool, caches: Caches, tenant: Tenant, linked_account_id: str
 ) -> AccountFacts:
     """The account's facts; 404 unless the tenant has this account."""
-    facts = await find_account(res, tenant=tenant, linked_account_id=linked_account_id)
+    facts = await find_account(
+        pool=pool, caches=caches, tenant=tenant, linked_account_id=linked_account_id
+    )
     if facts is None:
         raise not_found("linked account", field="linked_account_id")
     return facts
 
 
-async def grant_is_current(res: Resources, grant: Grant) -> bool:
+async def grant_is_current(*, pool: Pool, caches: Caches, grant: Grant) -> bool:
     """Whether the account a token was issued for still exists (and is the same account)."""
-    facts = await find_account(res, tenant=grant.tenant, linked_account_id=grant.linked_account_id)
+    facts = await find_account(
+        pool=pool, caches=caches, tenant=grant.tenant, linked_account_id=grant.linked_account_id
+    )
     return facts is not None and facts.created_at == grant.account_created_at
 
 
+async def get_account(*, pool: Pool, tenant: Tenant, linked_account_id: str) -> LinkedAccount:
+    """One account of the tenant; 404 when it has none by that id."""
+    found = await store.get_account(pool, tenant=tenant, linked_account_id=linked_account_id)
+    if found is None:
+        raise not_found("linked account")
+    return found
+
+
+async def list_accounts(
+    *, pool: Pool, tenant: Tenant, limit: int, cursor: str | None, org_id: str | None
+) -> tuple[list[LinkedAccount], str | None]:
+    """A page of the tenant's accounts ordered by id (of one org when given), and the next cursor."""
+    return await store.list_accounts(pool, tenant=tenant, limit=limit, cursor=cursor, org_id=org_id)
+
+
 async def save_account(
-    res: Resources, *, tenant: Tenant, linked_account_id: str, fields: dict[str, Any]
-) -> LinkedAccountSaved:
-    """Create or update an account, then evict cached facts about it."""
+    *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    tenant: Tenant,
+    linked_account_id: str,
+    fields: dict[str, Any],
+) -> tuple[LinkedAccount, bool]:
+    """Create or update an account, then evict cached facts about it: (account, created)."""
     saved = await store.save_account(
-        res.pool, tenant=tenant, linked_account_id=linked_account_id, fields=fields
+        pool, tenant=tenant, linked_account_id=linked_account_id, fields=fields
     )
-    await _announce_change(res, tenant, linked_account_id)
+    await _announce_change(redis, caches, tenant, linked_account_id)
     return saved
 
 
 async def update_account(
-    res: Resources, *, tenant: Tenant, linked_account_id: str, fields: dict[str, Any]
-) -> LinkedAccountRead:
+    *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    tenant: Tenant,
+    linked_account_id: str,
+    fields: dict[str, Any],
+) -> LinkedAccount:
     """Change some fields of an account (404 when the tenant has none by that id)."""
     updated = await store.update_account(
-        res.pool, tenant=tenant, linked_account_id=linked_account_id, fields=fields
+        pool, tenant=tenant, linked_account_id=linked_account_id, fields=fields
     )
     if updated is None:
         raise not_found("linked account")
-    await _announce_change(res, tenant, linked_account_id)
+    await _announce_change(redis, caches, tenant, linked_account_id)
     return updated
 
 
-async def delete_account(res: Resources, *, tenant: Tenant, linked_account_id: str) -> None:
+async def delete_account(
+    *, pool: Pool, redis: Redis, caches: Caches, tenant: Tenant, linked_account_id: str
+) -> None:
     """Delete the account and its connections (cascade); its tokens die with it (see above)."""
-    if not await store.delete_account(res.pool, tenant=tenant, linked_account_id=linked_account_id):
+    if not await store.delete_account(pool, tenant=tenant, linked_account_id=linked_account_id):
         raise not_found("linked account")
-    await _announce_change(res, tenant, linked_account_id)
+    await _announce_change(redis, caches, tenant, linked_account_id)
 
 
-async def _announce_change(res: Resources, tenant: Tenant, linked_account_id: str) -> None:
+async def get_org(*, pool: Pool, tenant: Tenant, org_id: str) -> Org:
+    """One org of the tenant; 404 when it has none by that id."""
+    found = await store.get_org(pool, tenant=tenant, org_id=org_id)
+    if found is None:
+        raise not_found("org")
+    return found
+
+
+async def list_orgs(
+    *, pool: Pool, tenant: Tenant, limit: int, cursor: str | None
+) -> tuple[list[Org], str | None]:
+    """A page of the tenant's orgs ordered by id, and the cursor of the next page."""
+    return await store.list_orgs(pool, tenant=tenant, limit=limit, cursor=cursor)
+
+
+async def _announce_change(
+    redis: Redis, caches: Caches, tenant: Tenant, linked_account_id: str
+) -> None:
     await invalidation.publish(
-        res.redis,
-        res.caches,
+        redis,
+        caches,
         Invalidation(
             kind="account",
             client_id=tenant.client_id,

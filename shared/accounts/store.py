@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from shared.accounts.schemas import LinkedAccountRead, LinkedAccountSaved, OrgRead
+from shared.accounts.models import AccountFacts, LinkedAccount, Org
 from shared.infra.db import Pool, Record
 from shared.infra.pagination import decode_cursor, encode_cursor
 from shared.tenancy import Tenant
@@ -18,14 +16,6 @@ _ENSURE_ORG = """
         SELECT $1, $2, $4::text, $5::text, $6::text WHERE $4::text IS NOT NULL
         ON CONFLICT DO NOTHING
     )"""
-
-
-@dataclass(frozen=True, slots=True)
-class AccountFacts:
-    """What the hot paths need to know about an account: that it exists, since when, its org."""
-
-    created_at: datetime
-    org_id: str | None
 
 
 async def ensure_account(
@@ -77,8 +67,8 @@ async def account_facts(
 
 async def save_account(
     pool: Pool, *, tenant: Tenant, linked_account_id: str, fields: dict[str, Any]
-) -> LinkedAccountSaved:
-    """Create the account, or update the given ``fields`` of an existing one."""
+) -> tuple[LinkedAccount, bool]:
+    """Create the account, or update the given ``fields`` of an existing one: (account, created)."""
     row = await pool.fetchrow(
         f"""WITH {_ENSURE_ORG}
             INSERT INTO linked_accounts AS la
@@ -93,7 +83,7 @@ async def save_account(
         *_field_params(tenant, linked_account_id, fields),
     )
     assert row is not None
-    return LinkedAccountSaved(**_account_fields(row), created=row["created"])
+    return _account(row), row["created"]
 
 
 def _field_params(
@@ -117,7 +107,7 @@ def _field_params(
 
 async def update_account(
     pool: Pool, *, tenant: Tenant, linked_account_id: str, fields: dict[str, Any]
-) -> LinkedAccountRead | None:
+) -> LinkedAccount | None:
     """Change the given fields; None when the tenant has no such account."""
     # The org is created only when the account exists: a 404 writes nothing.
     ensure_org = _ENSURE_ORG.replace(
@@ -136,12 +126,12 @@ async def update_account(
             RETURNING *""",  # noqa: S608
         *_field_params(tenant, linked_account_id, fields),
     )
-    return None if row is None else LinkedAccountRead(**_account_fields(row))
+    return None if row is None else _account(row)
 
 
 async def get_account(
     pool: Pool, *, tenant: Tenant, linked_account_id: str
-) -> LinkedAccountRead | None:
+) -> LinkedAccount | None:
     """One linked account of the tenant, or None."""
     row = await pool.fetchrow(
         """SELECT * FROM linked_accounts
@@ -150,12 +140,12 @@ async def get_account(
         tenant.environment,
         linked_account_id,
     )
-    return None if row is None else LinkedAccountRead(**_account_fields(row))
+    return None if row is None else _account(row)
 
 
 async def list_accounts(
     pool: Pool, *, tenant: Tenant, limit: int, cursor: str | None, org_id: str | None
-) -> tuple[list[LinkedAccountRead], str | None]:
+) -> tuple[list[LinkedAccount], str | None]:
     """A page of the tenant's accounts ordered by id, and the cursor of the next page."""
     rows = await pool.fetch(
         """SELECT * FROM linked_accounts
@@ -169,7 +159,7 @@ async def list_accounts(
         org_id,
         limit + 1,
     )
-    items = [LinkedAccountRead(**_account_fields(r)) for r in rows[:limit]]
+    items = [_account(r) for r in rows[:limit]]
     more = len(rows) > limit
     return items, encode_cursor(items[-1].linked_account_id) if more else None
 
@@ -194,18 +184,18 @@ async def delete_account(pool: Pool, *, tenant: Tenant, linked_account_id: str) 
     return deleted is not None
 
 
-def _account_fields(row: Record) -> dict[str, Any]:
-    return {
-        "linked_account_id": row["linked_account_id"],
-        "name": row["name"],
-        "metadata": row["metadata"],
-        "org_id": row["org_id"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
+def _account(row: Record) -> LinkedAccount:
+    return LinkedAccount(
+        linked_account_id=row["linked_account_id"],
+        name=row["name"],
+        metadata=row["metadata"],
+        org_id=row["org_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
-async def get_org(pool: Pool, *, tenant: Tenant, org_id: str) -> OrgRead | None:
+async def get_org(pool: Pool, *, tenant: Tenant, org_id: str) -> Org | None:
     """One org of the tenant, or None."""
     row = await pool.fetchrow(
         "SELECT * FROM orgs WHERE client_id = $1 AND environment = $2 AND org_id = $3",
@@ -213,12 +203,12 @@ async def get_org(pool: Pool, *, tenant: Tenant, org_id: str) -> OrgRead | None:
         tenant.environment,
         org_id,
     )
-    return None if row is None else _org_read(row)
+    return None if row is None else _org(row)
 
 
 async def list_orgs(
     pool: Pool, *, tenant: Tenant, limit: int, cursor: str | None
-) -> tuple[list[OrgRead], str | None]:
+) -> tuple[list[Org], str | None]:
     """A page of the tenant's orgs ordered by id, and the cursor of the next page."""
     rows = await pool.fetch(
         """SELECT * FROM orgs WHERE client_id = $1 AND environment = $2
@@ -229,12 +219,12 @@ async def list_orgs(
         decode_cursor(cursor),
         limit + 1,
     )
-    items = [_org_read(r) for r in rows[:limit]]
+    items = [_org(r) for r in rows[:limit]]
     return items, encode_cursor(items[-1].org_id) if len(rows) > limit else None
 
 
-def _org_read(row: Record) -> OrgRead:
-    return OrgRead(
+def _org(row: Record) -> Org:
+    return Org(
         org_id=row["org_id"],
         emr_name=row["emr_name"],
         emr_instance_domain=row["emr_instance_domain"],

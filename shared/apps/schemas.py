@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from shared.connections.schemas import ConnectionStatus
+from shared.connections.models import ConnectionStatus
 from shared.connectors.catalog import AuthKind
 from shared.schemas import RequestModel, ResponseModel
 

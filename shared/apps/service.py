@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from shared.apps import store as app_settings
+from shared.apps.models import AppSettings
 from shared.apps.schemas import AppConnection, AppField, AppRead, AppUpdate
-from shared.apps.store import AppSettingsRow
+from shared.config import Settings
 from shared.connections import store as connection_store
-from shared.connectors.catalog import App
+from shared.connectors.catalog import App, Catalog
+from shared.connectors.oauth import OAuthClient
 from shared.errors import ApiError, ErrorCode, not_found
-from shared.infra.crypto import Sealed
-from shared.infra.resources import Resources
+from shared.infra.crypto import Keyring, Sealed
+from shared.infra.db import Pool
 from shared.tenancy import Tenant
 
 
-def is_enabled(app: App, row: AppSettingsRow | None, tenant: Tenant) -> bool:
+def is_enabled(app: App, row: AppSettings | None, tenant: Tenant) -> bool:
     """A settings row decides; without one, the catalog's default for the environment."""
     return row.enabled if row is not None else tenant.environment in app.default_enabled
 
@@ -23,7 +25,7 @@ def _seal_binding(tenant: Tenant, slug: str) -> str:
 
 
 def _read(
-    app: App, row: AppSettingsRow | None, tenant: Tenant, connection: AppConnection | None
+    app: App, row: AppSettings | None, tenant: Tenant, connection: AppConnection | None
 ) -> AppRead:
     return AppRead(
         slug=app.slug,
@@ -42,39 +44,46 @@ def _read(
     )
 
 
-async def enabled_apps(res: Resources, *, tenant: Tenant) -> list[App]:
+async def enabled_apps(*, pool: Pool, catalog: Catalog, tenant: Tenant) -> list[App]:
     """The apps the tenant offers its end users, in catalog order."""
-    rows = await app_settings.all_settings(res.pool, tenant=tenant)
-    return [app for app in res.catalog if is_enabled(app, rows.get(app.slug), tenant)]
+    rows = await app_settings.all_settings(pool, tenant=tenant)
+    return [app for app in catalog if is_enabled(app, rows.get(app.slug), tenant)]
 
 
 async def list_apps(
-    res: Resources, *, tenant: Tenant, linked_account_id: str | None, include_disabled: bool
+    *,
+    pool: Pool,
+    catalog: Catalog,
+    tenant: Tenant,
+    linked_account_id: str | None,
+    include_disabled: bool,
 ) -> list[AppRead]:
     """Apps as the API shows them; with an account, that account's connection to each."""
-    rows = await app_settings.all_settings(res.pool, tenant=tenant)
+    rows = await app_settings.all_settings(pool, tenant=tenant)
     connected: dict[str, AppConnection] = {}
     if linked_account_id is not None:
         items, _ = await connection_store.list_connections(
-            res.pool,
+            pool,
             tenant=tenant,
-            limit=len(list(res.catalog)),
+            limit=len(list(catalog)),
             cursor=None,
             linked_account_id=linked_account_id,
             app=None,
             status=None,
         )
-        connected = {c.app: AppConnection(id=c.id, status=c.status) for c in items}
+        connected = {c.app: AppConnection(id=str(c.id), status=c.status) for c in items}
     return [
         _read(app, rows.get(app.slug), tenant, connected.get(app.slug))
-        for app in res.catalog
+        for app in catalog
         if include_disabled or is_enabled(app, rows.get(app.slug), tenant)
     ]
 
 
-async def configure_app(res: Resources, *, tenant: Tenant, slug: str, update: AppUpdate) -> AppRead:
+async def configure_app(
+    *, pool: Pool, keyring: Keyring, catalog: Catalog, tenant: Tenant, slug: str, update: AppUpdate
+) -> AppRead:
     """Enable/disable an app or set the client's own OAuth client (secret stored encrypted)."""
-    app = res.catalog.get(slug)
+    app = catalog.get(slug)
     if app is None:
         raise not_found("app")
     given = update.model_dump(exclude_unset=True)
@@ -82,7 +91,7 @@ async def configure_app(res: Resources, *, tenant: Tenant, slug: str, update: Ap
         raise ApiError(
             ErrorCode.VALIDATION_FAILED, f"{slug} does not use OAuth2", field="oauth_client_id"
         )
-    current = (await app_settings.all_settings(res.pool, tenant=tenant)).get(slug)
+    current = (await app_settings.all_settings(pool, tenant=tenant)).get(slug)
     client_id = given.get("oauth_client_id", current.oauth_client_id if current else None)
     secret: Sealed | None = current.oauth_client_secret if current else None
     if "oauth_client_secret" in given:
@@ -90,7 +99,7 @@ async def configure_app(res: Resources, *, tenant: Tenant, slug: str, update: Ap
         secret = (
             None
             if value is None
-            else res.keyring.seal(value.encode(), bound_to=_seal_binding(tenant, slug))
+            else keyring.seal(value.encode(), bound_to=_seal_binding(tenant, slug))
         )
     if bool(client_id) != bool(secret):
         raise ApiError(
@@ -99,7 +108,7 @@ async def configure_app(res: Resources, *, tenant: Tenant, slug: str, update: Ap
             field="oauth_client_secret" if client_id else "oauth_client_id",
         )
     row = await app_settings.save_settings(
-        res.pool,
+        pool,
         tenant=tenant,
         app=slug,
         enabled=update.enabled if update.enabled is not None else is_enabled(app, current, tenant),
@@ -111,16 +120,16 @@ async def configure_app(res: Resources, *, tenant: Tenant, slug: str, update: Ap
 
 
 async def oauth_client(
-    res: Resources, *, tenant: Tenant, app: App
-) -> tuple[str, str, list[str]] | None:
-    """(client id, client secret, scopes) to use for ``app``: the client's own, else Linkport's
-    built-in one; None when neither exists."""
+    *, pool: Pool, keyring: Keyring, settings: Settings, tenant: Tenant, app: App
+) -> OAuthClient | None:
+    """The OAuth client to use for ``app``: the client's own, else Linkport's built-in one;
+    None when neither exists."""
     assert app.oauth is not None
-    row = (await app_settings.all_settings(res.pool, tenant=tenant)).get(app.slug)
+    row = (await app_settings.all_settings(pool, tenant=tenant)).get(app.slug)
     scopes = (row.scopes if row and row.scopes is not None else None) or app.oauth.scopes
     if row is not None and row.oauth_client_id and row.oauth_client_secret is not None:
-        secret = res.keyring.open(row.oauth_client_secret, bound_to=_seal_binding(tenant, app.slug))
-        return row.oauth_client_id, secret.decode(), scopes
+        secret = keyring.open(row.oauth_client_secret, bound_to=_seal_binding(tenant, app.slug))
+        return OAuthClient(row.oauth_client_id, secret.decode(), scopes)
     if app.oauth.builtin_client == "sandbox":
-        return res.settings.sandbox_client_id, res.settings.sandbox_client_secret, scopes
+        return OAuthClient(settings.sandbox_client_id, settings.sandbox_client_secret, scopes)
     return None

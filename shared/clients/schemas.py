@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field
 
+from shared.clients.models import ApiKey, ClientSettings
 from shared.schemas import Color, HttpUrl, Name, RequestModel, ResponseModel
 from shared.tokens.service import Environment
 
@@ -20,6 +21,18 @@ class ClientSettingsRead(ResponseModel):
     color: str | None
     callback_url: str | None
     allowed_redirect_urls: list[str]
+
+    @classmethod
+    def of(cls, settings: ClientSettings) -> Self:
+        """The API shape of a tenant's settings."""
+        return cls(
+            client_id=settings.public_client_id,
+            environment=settings.environment,
+            name=settings.name,
+            color=settings.color,
+            callback_url=settings.callback_url,
+            allowed_redirect_urls=list(settings.allowed_redirect_urls),
+        )
 
 
 class ClientSettingsUpdate(RequestModel):
@@ -47,8 +60,29 @@ class ApiKeyRead(ResponseModel):
     created_at: datetime
     revoked_at: datetime | None
 
+    @classmethod
+    def of(cls, key: ApiKey) -> Self:
+        """The API shape of a key (never its secret)."""
+        return cls(**_key_fields(key))
+
 
 class ApiKeyCreated(ApiKeyRead):
     """A freshly created key, with its secret shown this once."""
 
     api_key: str
+
+    @classmethod
+    def of_created(cls, key: ApiKey, *, secret: str) -> Self:
+        """The API shape of a new key, with its secret."""
+        return cls(**_key_fields(key), api_key=secret)
+
+
+def _key_fields(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": str(key.id),
+        "kind": key.kind.value,
+        "name": key.name,
+        "hint": key.hint,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    }

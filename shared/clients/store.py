@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
-from shared.clients.schemas import ApiKeyRead, ClientSettingsRead
+from shared.clients.models import ApiKey, ClientSettings, IssuedCredentials, KeyKind
 from shared.infra.db import AnyConnection, Pool, Record
 from shared.tenancy import ServerPrincipal, Tenant
 from shared.tokens import service as tokens
 from shared.tokens.service import ENVIRONMENTS, Environment
-
-KeyKind = Literal["client_secret", "api_key"]
-
-
-@dataclass(frozen=True)
-class IssuedCredentials:
-    """What ``linkport clients create`` prints once: the secrets exist nowhere else afterwards."""
-
-    client_id: str
-    client_secret: str
-    api_key: str
-    environment: Environment
-    name: str
-
-    def as_dict(self) -> dict[str, str]:
-        """The credentials as JSON-ready data."""
-        return {
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "api_key": self.api_key,
-            "environment": self.environment,
-            "name": self.name,
-        }
 
 
 async def create_client(pool: Pool, *, name: str, environment: Environment) -> IssuedCredentials:
@@ -53,8 +29,8 @@ async def create_client(pool: Pool, *, name: str, environment: Environment) -> I
                 public_ids[env],
             )
         tenant = Tenant(client_id, environment)
-        secret = await _insert_key(conn, tenant, "client_secret", None)
-        api_key = await _insert_key(conn, tenant, "api_key", "default")
+        secret = await _insert_key(conn, tenant, KeyKind.CLIENT_SECRET, None)
+        api_key = await _insert_key(conn, tenant, KeyKind.API_KEY, "default")
     return IssuedCredentials(public_ids[environment], secret, api_key, environment, name)
 
 
@@ -76,15 +52,15 @@ async def add_credentials(
             row["id"],
             environment,
         )
-        secret = await _insert_key(conn, tenant, "client_secret", None)
-        api_key = await _insert_key(conn, tenant, "api_key", "default")
+        secret = await _insert_key(conn, tenant, KeyKind.CLIENT_SECRET, None)
+        api_key = await _insert_key(conn, tenant, KeyKind.API_KEY, "default")
     return IssuedCredentials(env_public_id, secret, api_key, environment, row["name"])
 
 
 async def _insert_key(conn: AnyConnection, tenant: Tenant, kind: KeyKind, name: str | None) -> str:
     prefix = (
         tokens.client_secret_prefix(tenant.environment)
-        if kind == "client_secret"
+        if kind is KeyKind.CLIENT_SECRET
         else tokens.api_key_prefix(tenant.environment)
     )
     secret = tokens.mint(prefix)
@@ -132,10 +108,10 @@ async def find_by_api_key(pool: Pool, *, key_hash: bytes) -> ServerPrincipal | N
     return ServerPrincipal(Tenant(row["client_id"], row["environment"]), row["id"])
 
 
-def _api_key_read(row: Record) -> ApiKeyRead:
-    return ApiKeyRead(
-        id=str(row["id"]),
-        kind=row["kind"],
+def _api_key(row: Record) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        kind=KeyKind(row["kind"]),
         name=row["name"],
         hint=row["hint"],
         created_at=row["created_at"],
@@ -143,18 +119,18 @@ def _api_key_read(row: Record) -> ApiKeyRead:
     )
 
 
-async def create_api_key(pool: Pool, *, tenant: Tenant, name: str | None) -> tuple[str, ApiKeyRead]:
+async def create_api_key(pool: Pool, *, tenant: Tenant, name: str | None) -> tuple[str, ApiKey]:
     """A new API key: the secret (shown once) and its public facts."""
     async with pool.acquire() as conn, conn.transaction():
-        secret = await _insert_key(conn, tenant, "api_key", name)
+        secret = await _insert_key(conn, tenant, KeyKind.API_KEY, name)
         row = await conn.fetchrow(
             "SELECT * FROM api_keys WHERE secret_hash = $1", tokens.digest(secret)
         )
     assert row is not None
-    return secret, _api_key_read(row)
+    return secret, _api_key(row)
 
 
-async def list_api_keys(pool: Pool, *, tenant: Tenant) -> list[ApiKeyRead]:
+async def list_api_keys(pool: Pool, *, tenant: Tenant) -> list[ApiKey]:
     """Every key and client secret of the tenant, newest first, revoked ones included."""
     rows = await pool.fetch(
         """SELECT * FROM api_keys WHERE client_id = $1 AND environment = $2
@@ -162,10 +138,10 @@ async def list_api_keys(pool: Pool, *, tenant: Tenant) -> list[ApiKeyRead]:
         tenant.client_id,
         tenant.environment,
     )
-    return [_api_key_read(r) for r in rows]
+    return [_api_key(r) for r in rows]
 
 
-async def revoke_api_key(pool: Pool, *, tenant: Tenant, key_id: UUID) -> ApiKeyRead | None:
+async def revoke_api_key(pool: Pool, *, tenant: Tenant, key_id: UUID) -> ApiKey | None:
     """Revoke one of the tenant's keys (idempotent); None when the tenant has no such key."""
     row = await pool.fetchrow(
         """UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
@@ -174,7 +150,7 @@ async def revoke_api_key(pool: Pool, *, tenant: Tenant, key_id: UUID) -> ApiKeyR
         tenant.client_id,
         tenant.environment,
     )
-    return None if row is None else _api_key_read(row)
+    return None if row is None else _api_key(row)
 
 
 _SETTINGS_SQL = """
@@ -182,7 +158,7 @@ _SETTINGS_SQL = """
     WHERE e.client_id = $1 AND e.environment = $2"""
 
 
-async def get_settings(pool: Pool, *, tenant: Tenant) -> ClientSettingsRead:
+async def get_settings(pool: Pool, *, tenant: Tenant) -> ClientSettings:
     """The tenant's settings (the environment row always exists for an authenticated tenant)."""
     row = await pool.fetchrow(
         _SETTINGS_SQL,
@@ -190,12 +166,10 @@ async def get_settings(pool: Pool, *, tenant: Tenant) -> ClientSettingsRead:
         tenant.environment,
     )
     assert row is not None
-    return _settings_read(row)
+    return _settings(row)
 
 
-async def update_settings(
-    pool: Pool, *, tenant: Tenant, changes: dict[str, Any]
-) -> ClientSettingsRead:
+async def update_settings(pool: Pool, *, tenant: Tenant, changes: dict[str, Any]) -> ClientSettings:
     """Apply the given changes (``name`` is client-wide, the rest per environment)."""
     async with pool.acquire() as conn, conn.transaction():
         if "name" in changes:
@@ -219,15 +193,15 @@ async def update_settings(
             tenant.environment,
         )
     assert row is not None
-    return _settings_read(row)
+    return _settings(row)
 
 
-def _settings_read(row: Record) -> ClientSettingsRead:
-    return ClientSettingsRead(
-        client_id=row["public_client_id"],
+def _settings(row: Record) -> ClientSettings:
+    return ClientSettings(
+        public_client_id=row["public_client_id"],
         environment=row["environment"],
         name=row["name"],
         color=row["color"],
         callback_url=row["callback_url"],
-        allowed_redirect_urls=list(row["allowed_redirect_urls"]),
+        allowed_redirect_urls=tuple(row["allowed_redirect_urls"]),
     )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import Field
 
+from shared.connections.models import Connection, ConnectionStatus
 from shared.schemas import ExternalId, PageQuery, ResponseModel, Slug
-
-ConnectionStatus = Literal["active", "needs_reauth", "disconnected"]
 
 
 class ConnectionQuery(PageQuery):
@@ -32,3 +30,18 @@ class ConnectionRead(ResponseModel):
     credentials_expires_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, connection: Connection) -> ConnectionRead:
+        """The API's view of a connection."""
+        return cls(
+            id=str(connection.id),
+            linked_account_id=connection.linked_account_id,
+            app=connection.app,
+            status=connection.status,
+            status_reason=connection.status_reason,
+            fields=connection.fields,
+            credentials_expires_at=connection.credentials_expires_at,
+            created_at=connection.created_at,
+            updated_at=connection.updated_at,
+        )

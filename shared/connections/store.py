@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.connections.schemas import ConnectionRead, ConnectionStatus
+from shared.connections.models import Connection, ConnectionStatus, StoredConnection
 from shared.infra.crypto import Sealed
 from shared.infra.db import Pool
 from shared.infra.pagination import decode_uuid_cursor, encode_cursor
@@ -17,7 +16,7 @@ from shared.tenancy import Tenant
 
 async def upsert_connection(
     pool: Pool, *, tenant: Tenant, linked_account_id: str, app: str, status: ConnectionStatus
-) -> ConnectionRead:
+) -> Connection:
     """Create the account's connection to ``app``, or set the status of the existing one."""
     row = await pool.fetchrow(
         """INSERT INTO connections (id, client_id, environment, linked_account_id, app, status)
@@ -33,7 +32,7 @@ async def upsert_connection(
         status,
     )
     assert row is not None
-    return _connection_read(row)
+    return _connection(row)
 
 
 async def list_connections(
@@ -45,7 +44,7 @@ async def list_connections(
     linked_account_id: str | None,
     app: str | None,
     status: str | None,
-) -> tuple[list[ConnectionRead], str | None]:
+) -> tuple[list[Connection], str | None]:
     """A page of the tenant's connections, filtered, ordered by id."""
     rows = await pool.fetch(
         """SELECT * FROM connections
@@ -63,8 +62,8 @@ async def list_connections(
         status,
         limit + 1,
     )
-    items = [_connection_read(r) for r in rows[:limit]]
-    return items, encode_cursor(items[-1].id) if len(rows) > limit else None
+    items = [_connection(r) for r in rows[:limit]]
+    return items, encode_cursor(str(items[-1].id)) if len(rows) > limit else None
 
 
 class Row(Protocol):
@@ -73,12 +72,13 @@ class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
-def _connection_read(row: Row) -> ConnectionRead:
-    return ConnectionRead(
-        id=str(row["id"]),
+def _connection(row: Row) -> Connection:
+    return Connection(
+        id=row["id"],
+        tenant=Tenant(row["client_id"], row["environment"]),
         linked_account_id=row["linked_account_id"],
         app=row["app"],
-        status=row["status"],
+        status=ConnectionStatus(row["status"]),
         status_reason=row["status_reason"],
         fields=row["fields"],
         credentials_expires_at=row["credentials_expires_at"],
@@ -89,7 +89,7 @@ def _connection_read(row: Row) -> ConnectionRead:
 
 async def find_by_access_token(
     pool: Pool, *, tenant: Tenant, token_hash: bytes
-) -> ConnectionRead | None:
+) -> Connection | None:
     """The tenant's connection identified by an access token's hash, or None."""
     row = await pool.fetchrow(
         """SELECT * FROM connections
@@ -98,17 +98,7 @@ async def find_by_access_token(
         tenant.environment,
         token_hash,
     )
-    return None if row is None else _connection_read(row)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredConnection:
-    """A connection with its sealed credentials, for code that calls the app."""
-
-    read: ConnectionRead
-    tenant: Tenant
-    credentials: Sealed | None
-    provider_account_id: str | None
+    return None if row is None else _connection(row)
 
 
 # The columns ``_stored`` reads: a query joining a connection in selects them under a prefix.
@@ -153,12 +143,7 @@ def _stored(row: Row) -> StoredConnection:
     sealed = None
     if row["credentials"] is not None:
         sealed = Sealed(row["credentials"], row["credentials_nonce"], row["credentials_key_id"])
-    return StoredConnection(
-        _connection_read(row),
-        Tenant(row["client_id"], row["environment"]),
-        sealed,
-        row["provider_account_id"],
-    )
+    return StoredConnection(_connection(row), sealed, row["provider_account_id"])
 
 
 async def get_connection(
@@ -186,7 +171,7 @@ async def save_authorised_connection(
     provider_account_id: str | None,
     fields: dict[str, str],
     update_only: bool,
-) -> ConnectionRead | None:
+) -> Connection | None:
     """Create the account's connection to ``app``, or re-authorise the existing one.
 
     ``seal`` encrypts the credentials bound to the id of the row they end up in (the
@@ -234,7 +219,7 @@ async def save_authorised_connection(
             fields,
         )
     assert row is not None
-    return _connection_read(row)
+    return _connection(row)
 
 
 async def set_access_token(
@@ -267,3 +252,28 @@ async def delete_connection(
         linked_account_id,
     )
     return deleted is not None
+
+
+async def save_refreshed_credentials(
+    pool: Pool, *, connection_id: uuid.UUID, sealed: Sealed, expires_at: datetime | None
+) -> None:
+    """Store credentials a refresh returned (the new refresh token with them, in one write)."""
+    await pool.execute(
+        """UPDATE connections SET credentials = $2, credentials_nonce = $3, credentials_key_id = $4,
+               credentials_expires_at = $5, updated_at = now() WHERE id = $1""",
+        connection_id,
+        sealed.ciphertext,
+        sealed.nonce,
+        sealed.key_id,
+        expires_at,
+    )
+
+
+async def mark_needs_reauth(pool: Pool, *, connection_id: uuid.UUID, reason: str) -> None:
+    """The connection can no longer be used until the user re-authorises it."""
+    await pool.execute(
+        "UPDATE connections SET status = $3, status_reason = $2, updated_at = now() WHERE id = $1",
+        connection_id,
+        reason,
+        ConnectionStatus.NEEDS_REAUTH,
+    )

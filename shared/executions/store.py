@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.connections import store as connection_store
-from shared.connections.store import StoredConnection
-from shared.executions.schemas import ExecutionRead, StepRunRead
+from shared.executions.models import (
+    Checkpoint,
+    ClaimedExecution,
+    DueWork,
+    Execution,
+    ExecutionStatus,
+    StepRecord,
+    StepRun,
+    StepStatus,
+)
 from shared.infra.db import Pool, Record
 from shared.infra.pagination import decode_uuid_cursor, encode_cursor
 from shared.tenancy import Tenant
@@ -62,22 +69,6 @@ async def fan_out_events(pool: Pool, *, event_ids: Sequence[uuid.UUID]) -> list[
     return [r["id"] for r in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedExecution:
-    """An execution just claimed, with everything running it reads: one round trip."""
-
-    row: Record  # the execution
-    workflow_app: str | None  # None: the workflow is gone
-    definition: dict[str, Any]
-    payload: dict[str, Any]
-    config_values: dict[str, Any]
-    account_name: str | None
-    account_metadata: dict[str, Any]
-    connection: StoredConnection | None
-    # step id → {"status", "output"} of steps recorded by earlier attempts
-    checkpoints: dict[str, dict[str, Any]]
-
-
 async def claim_execution(
     pool: Pool, *, execution_id: uuid.UUID, lease_seconds: float
 ) -> ClaimedExecution | None:
@@ -111,7 +102,7 @@ async def claim_execution(
     if row is None:
         return None
     return ClaimedExecution(
-        row=row,
+        execution=_execution(row),
         workflow_app=row["workflow_app"],
         definition=row["workflow_definition"] or {},
         payload=row["event_payload"] or {},
@@ -119,22 +110,30 @@ async def claim_execution(
         account_name=row["account_name"],
         account_metadata=row["account_metadata"] or {},
         connection=connection_store.stored_from(row, "connection_"),
-        checkpoints=row["checkpoints"] or {},
+        checkpoints={
+            step_id: Checkpoint(StepStatus(c["status"]), c["output"])
+            for step_id, c in (row["checkpoints"] or {}).items()
+        },
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StepRun:
-    """A step's outcome, to be recorded (its attempts are counted across retries)."""
-
-    step_id: str
-    position: int
-    status: str  # succeeded | failed | skipped
-    input: Any
-    output: Any
-    error: Any
-    started_at: datetime
-    finished_at: datetime
+def _execution(row: Record) -> Execution:
+    return Execution(
+        id=row["id"],
+        tenant=Tenant(row["client_id"], row["environment"]),
+        event_id=row["event_id"],
+        workflow_id=row["workflow_id"],
+        linked_account_id=row["linked_account_id"],
+        connection_id=row["connection_id"],
+        config_id=row["config_id"],
+        status=ExecutionStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        error=row["error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+    )
 
 
 # Upserts the step given as $2..$9 of execution $1; with $2 NULL it records nothing. Every
@@ -175,7 +174,7 @@ async def finish_execution(
     pool: Pool,
     *,
     execution_id: uuid.UUID,
-    status: str,
+    status: ExecutionStatus,
     error: dict[str, Any] | None,
     step: StepRun | None = None,
 ) -> None:
@@ -220,7 +219,7 @@ async def release_claim(pool: Pool, *, execution_id: uuid.UUID) -> None:
     )
 
 
-async def due_work(pool: Pool, *, limit: int, grace: float) -> tuple[list[Record], list[Record]]:
+async def due_work(pool: Pool, *, limit: int, grace: float) -> DueWork:
     """Events waiting for fan-out and executions to run that have been due for ``grace``
     seconds (their job should have started by now), and executions whose lease ran out."""
     events = await pool.fetch(
@@ -240,60 +239,38 @@ async def due_work(pool: Pool, *, limit: int, grace: float) -> tuple[list[Record
         limit,
         grace,
     )
-    return list(events), list(executions)
+    return DueWork([e["id"] for e in events], [(x["id"], x["attempts"]) for x in executions])
 
 
-def _execution_read(row: Record, steps: list[StepRunRead] | None = None) -> ExecutionRead:
-    return ExecutionRead(
-        id=str(row["id"]),
-        event_id=str(row["event_id"]),
-        workflow_id=str(row["workflow_id"]),
-        linked_account_id=row["linked_account_id"],
-        connection_id=str(row["connection_id"]),
-        status=row["status"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"] if row["status"] == "pending" else None,
-        error=row["error"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        finished_at=row["finished_at"],
-        steps=steps,
-    )
-
-
-async def get_execution(pool: Pool, *, tenant: Tenant, execution_id: uuid.UUID) -> Record | None:
-    """One of the tenant's executions (a row), or None."""
-    row: Record | None = await pool.fetchrow(
+async def get_execution(pool: Pool, *, tenant: Tenant, execution_id: uuid.UUID) -> Execution | None:
+    """One of the tenant's executions, or None."""
+    row = await pool.fetchrow(
         "SELECT * FROM executions WHERE id = $1 AND client_id = $2 AND environment = $3",
         execution_id,
         tenant.client_id,
         tenant.environment,
     )
-    return row
+    return None if row is None else _execution(row)
 
 
-async def execution_with_steps(pool: Pool, *, row: Record, redact: Any) -> ExecutionRead:
-    """An execution with its step records (``redact`` blanks secrets in input/output)."""
-    steps = await pool.fetch(
-        "SELECT * FROM step_runs WHERE execution_id = $1 ORDER BY position", row["id"]
+async def step_records(pool: Pool, *, execution_id: uuid.UUID) -> list[StepRecord]:
+    """An execution's recorded steps, in workflow order."""
+    rows = await pool.fetch(
+        "SELECT * FROM step_runs WHERE execution_id = $1 ORDER BY position", execution_id
     )
-    return _execution_read(
-        row,
-        [
-            StepRunRead(
-                step_id=s["step_id"],
-                status=s["status"],
-                input=redact(s["input"]),
-                output=redact(s["output"]),
-                error=s["error"],
-                attempts=s["attempts"],
-                started_at=s["started_at"],
-                finished_at=s["finished_at"],
-                duration_ms=round((s["finished_at"] - s["started_at"]).total_seconds() * 1000, 2),
-            )
-            for s in steps
-        ],
-    )
+    return [
+        StepRecord(
+            step_id=r["step_id"],
+            status=StepStatus(r["status"]),
+            input=r["input"],
+            output=r["output"],
+            error=r["error"],
+            attempts=r["attempts"],
+            started_at=r["started_at"],
+            finished_at=r["finished_at"],
+        )
+        for r in rows
+    ]
 
 
 async def list_executions(
@@ -302,11 +279,11 @@ async def list_executions(
     tenant: Tenant,
     limit: int,
     cursor: str | None,
-    status: str | None,
+    status: ExecutionStatus | None,
     event_id: uuid.UUID | None,
     workflow_id: uuid.UUID | None,
     linked_account_id: str | None,
-) -> tuple[list[ExecutionRead], str | None]:
+) -> tuple[list[Execution], str | None]:
     """A page of the tenant's executions, filtered, ordered by id."""
     rows = await pool.fetch(
         """SELECT * FROM executions WHERE client_id = $1 AND environment = $2
@@ -323,23 +300,23 @@ async def list_executions(
         linked_account_id,
         limit + 1,
     )
-    items = [_execution_read(r) for r in rows[:limit]]
-    return items, encode_cursor(items[-1].id) if len(rows) > limit else None
+    items = [_execution(r) for r in rows[:limit]]
+    return items, encode_cursor(str(items[-1].id)) if len(rows) > limit else None
 
 
-async def executions_of_event(pool: Pool, *, event_id: uuid.UUID) -> list[Record]:
+async def executions_of_event(pool: Pool, *, event_id: uuid.UUID) -> list[Execution]:
     """The executions an event started."""
-    return list(
-        await pool.fetch(
-            "SELECT id, workflow_id, status FROM executions WHERE event_id = $1 ORDER BY created_at, id",
-            event_id,
-        )
+    rows = await pool.fetch(
+        "SELECT * FROM executions WHERE event_id = $1 ORDER BY created_at, id", event_id
     )
+    return [_execution(r) for r in rows]
 
 
-async def reopen_execution(pool: Pool, *, tenant: Tenant, execution_id: uuid.UUID) -> Record | None:
+async def reopen_execution(
+    pool: Pool, *, tenant: Tenant, execution_id: uuid.UUID
+) -> Execution | None:
     """A failed (or re-authorised) execution back to pending, due now, for a replay."""
-    row: Record | None = await pool.fetchrow(
+    row = await pool.fetchrow(
         """UPDATE executions SET status = 'pending', next_attempt_at = now(), error = NULL, finished_at = NULL,
                attempts = 0, updated_at = now()
            WHERE id = $1 AND client_id = $2 AND environment = $3 AND status IN ('failed', 'needs_reauth')
@@ -348,4 +325,4 @@ async def reopen_execution(pool: Pool, *, tenant: Tenant, execution_id: uuid.UUI
         tenant.client_id,
         tenant.environment,
     )
-    return row
+    return None if row is None else _execution(row)

@@ -1,8 +1,9 @@
-"""Cache evictions shared between gateway replicas through Redis pub/sub.
+"""A process's caches, and their evictions shared between replicas through Redis pub/sub.
 
 A writer evicts its own cache at once and publishes; every replica's listener evicts
 the same entries. A replica that loses its subscription clears its caches when it
-resubscribes (it may have missed messages); the TTL bounds staleness in between.
+resubscribes (it may have missed messages); the TTL bounds staleness in between. A
+process that reads these caches must run ``listen`` (the gateway does).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.accounts.store import AccountFacts
-from shared.clients.schemas import ClientSettingsRead
-from shared.events.store import Definition
+from shared.accounts.models import AccountFacts
+from shared.clients.models import ClientSettings
+from shared.events.models import EventDefinition
 from shared.infra import redis_keys
 from shared.infra.cache import TtlCache
 from shared.tenancy import ServerPrincipal, Tenant
@@ -27,6 +28,8 @@ from shared.tokens.service import Environment
 
 log = structlog.get_logger(logger_name=__name__)
 
+# ("cs", public client id, secret hash) or ("sk", key hash)
+PrincipalKey = tuple[str | bytes, ...]
 # (client_id, environment, linked_account_id)
 AccountKey = tuple[UUID, str, str]
 # (client_id, environment, event name)
@@ -35,12 +38,12 @@ DefinitionKey = tuple[UUID, str, str]
 
 @dataclass
 class Caches:
-    """Every in-process cache of a gateway."""
+    """Every in-process cache whose entries another replica's write can make stale."""
 
-    principals: TtlCache[tuple[str | bytes, ...], ServerPrincipal]
+    principals: TtlCache[PrincipalKey, ServerPrincipal]
     accounts: TtlCache[AccountKey, AccountFacts]
-    client_settings: TtlCache[Tenant, ClientSettingsRead]
-    definitions: TtlCache[DefinitionKey, Definition]  # the latest version of each
+    client_settings: TtlCache[Tenant, ClientSettings]
+    definitions: TtlCache[DefinitionKey, EventDefinition]  # the latest version of each
 
     @classmethod
     def create(cls, *, ttl: float, max_entries: int) -> Caches:

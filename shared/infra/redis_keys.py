@@ -6,11 +6,7 @@ from shared.tokens.service import TokenKind
 
 PREFIX = "lp:"
 
-_TOKEN_NAMESPACE: dict[TokenKind, str] = {
-    TokenKind.LINK: "lt",
-    TokenKind.SESSION: "st",
-    TokenKind.PUBLIC: "pt",
-}
+_TOKEN_NAMESPACE: dict[TokenKind, str] = {kind: kind.namespace for kind in TokenKind}
 
 # Gateways publish cache evictions here (revoked key, changed settings, changed or deleted account).
 INVALIDATION_CHANNEL = PREFIX + "invalidate"
@@ -42,3 +38,8 @@ def worker_heartbeat(worker_name: str) -> str:
 
 
 WORKER_HEARTBEAT_PATTERN = PREFIX + "hb:worker:*"
+
+
+def refresh_lock(connection_id: object) -> str:
+    """``lp:lock:refresh:{connection}``: held while one worker refreshes a connection's token."""
+    return f"{PREFIX}lock:refresh:{connection_id}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiohttp
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool
 
@@ -13,7 +12,7 @@ from shared.connectors.catalog import Catalog, load_catalog
 from shared.infra import db
 from shared.infra.crypto import Keyring
 from shared.infra.invalidation import Caches
-from shared.infra.outbound import guarded_session, parse_networks
+from shared.infra.outbound import OutboundClient
 from shared.infra.queue import job_deserializer, job_serializer
 
 
@@ -26,14 +25,12 @@ class Resources:
     redis: ArqRedis
     caches: Caches
     keyring: Keyring
-    http: aiohttp.ClientSession  # trusted destinations: catalog URLs the operator ships
-    guarded_http: aiohttp.ClientSession  # URLs with parts a client or end user typed
+    http: OutboundClient  # every call to another server (OAuth, steps, proxy, webhooks)
     catalog: Catalog
 
     async def close(self) -> None:
         """Close the pool, the Redis connections and the HTTP client."""
         await self.http.close()
-        await self.guarded_http.close()
         await self.pool.close()
         await self.redis.aclose(close_connection_pool=True)  # we built the pool, so we close it
 
@@ -71,11 +68,16 @@ async def open_resources(settings: Settings) -> Resources:
         await redis.aclose(close_connection_pool=True)
         raise
     caches = Caches.create(ttl=settings.auth_cache_ttl, max_entries=settings.cache_max_entries)
-    http = aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=settings.outbound_timeout),
-        headers={"User-Agent": "Linkport"},
+    return Resources(
+        settings, pool, redis, caches, keyring, outbound_client(settings), load_catalog()
     )
-    guarded_http = guarded_session(
-        parse_networks(settings.outbound_allowed_networks), settings.outbound_timeout
+
+
+def outbound_client(settings: Settings) -> OutboundClient:
+    """The process's one outbound HTTP client, bounded by the outbound settings."""
+    return OutboundClient(
+        allowed=settings.outbound_allowed_networks,
+        timeout=settings.outbound_timeout,
+        max_bytes=settings.outbound_max_response_bytes,
+        self_origin=settings.base_url,
     )
-    return Resources(settings, pool, redis, caches, keyring, http, guarded_http, load_catalog())

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from redis.asyncio import Redis
+
 from shared.accounts import service as accounts
 from shared.connections import store as connection_store
 from shared.errors import ApiError, ErrorCode, not_found
-from shared.infra.resources import Resources
+from shared.infra.db import Pool
+from shared.infra.invalidation import Caches
 from shared.link.schemas import AccessTokenRotated, PublicTokenExchanged
 from shared.tenancy import Tenant
 from shared.tokens import service as tokens
@@ -29,17 +32,21 @@ def _invalid() -> ApiError:
 
 
 async def exchange_public_token(
-    res: Resources, *, tenant: Tenant, public_token: str
+    *, pool: Pool, redis: Redis, caches: Caches, tenant: Tenant, public_token: str
 ) -> PublicTokenExchanged:
     """Use up a public token (atomically: of concurrent exchanges exactly one succeeds)."""
     grant = await token_store.consume_token(
-        res.redis, kind=TokenKind.PUBLIC, token=public_token, grant_type=PublicGrant
+        redis, kind=TokenKind.PUBLIC, token=public_token, grant_type=PublicGrant
     )
-    if grant is None or grant.tenant != tenant or not await accounts.grant_is_current(res, grant):
+    if (
+        grant is None
+        or grant.tenant != tenant
+        or not await accounts.grant_is_current(pool=pool, caches=caches, grant=grant)
+    ):
         raise _invalid()
     access_token = tokens.mint(tokens.ACCESS_TOKEN_PREFIX, 32)
     connection_id = await connection_store.set_access_token(
-        res.pool,
+        pool,
         tenant=tenant,
         connection_id=grant.connection_id,
         token_hash=tokens.digest(access_token),
@@ -56,12 +63,12 @@ async def exchange_public_token(
 
 
 async def rotate_access_token(
-    res: Resources, *, tenant: Tenant, connection_id: UUID
+    *, pool: Pool, tenant: Tenant, connection_id: UUID
 ) -> AccessTokenRotated:
     """A new access token for the connection; the old one stops working at once."""
     access_token = tokens.mint(tokens.ACCESS_TOKEN_PREFIX, 32)
     rotated = await connection_store.set_access_token(
-        res.pool, tenant=tenant, connection_id=connection_id, token_hash=tokens.digest(access_token)
+        pool, tenant=tenant, connection_id=connection_id, token_hash=tokens.digest(access_token)
     )
     if rotated is None:
         raise not_found("connection")

@@ -10,7 +10,7 @@ from shared.schemas import ExternalId, HttpUrl, RequestModel, ResponseModel, Slu
 
 
 class LinkTokenCreate(RequestModel):
-    """``POST /link/token/create`` (EMR seed): a single-use, 30-minute link token."""
+    """``POST /link/token/create`` (EMR seed): a single-use link token."""
 
     user_id: ExternalId = Field(description="the end user's id in your system (no PII)")
     org_id: ExternalId = Field(description="the organisation the user belongs to")
@@ -33,7 +33,7 @@ class LinkTokenCreated(ResponseModel):
 
 
 class WearablesLinkTokenCreate(RequestModel):
-    """``POST /v2/link/token`` (wearables seed): a single-use, 10-minute link token."""
+    """``POST /v2/link/token`` (wearables seed): a single-use link token."""
 
     user_id: ExternalId
     provider: Slug | None = Field(default=None, description="open Link on this provider")

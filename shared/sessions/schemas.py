@@ -1,4 +1,4 @@
-"""Session tokens: 24-hour tokens a frontend uses for one linked account."""
+"""Session tokens: what a frontend holds to act for one linked account."""
 
 from __future__ import annotations
 

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.tenancy import Tenant
 from shared.tokens.service import Environment
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token just issued (shown to its caller once) and when it stops working."""
+
+    token: str
+    expires_at: datetime
+
+
+class LinkFlow(StrEnum):
+    """Which seed's Link flow a link token opens."""
+
+    EMR = "emr"
+    WEARABLES = "wearables"
+    CONNECT = "connect"  # the hosted Connect URL (POST /v1/connect/hosted)
 
 
 class Grant(BaseModel):
@@ -34,7 +51,7 @@ class Grant(BaseModel):
 class LinkGrant(Grant):
     """A link token: who the Link flow is for and the options it was opened with."""
 
-    flow: Literal["emr", "wearables", "connect"]
+    flow: LinkFlow
     org_id: str | None = None
     provider: str | None = None
     filter_on_providers: list[str] | None = None
@@ -44,10 +61,6 @@ class LinkGrant(Grant):
     # Branding and greeting for the hosted page (POST /v1/connect/hosted).
     color: str | None = None
     display_name: str | None = None
-
-
-class SessionGrant(Grant):
-    """A session token: a frontend's access to one linked account."""
 
 
 class PublicGrant(Grant):

@@ -18,12 +18,21 @@ Environment = Literal["test", "live"]
 ENVIRONMENTS: tuple[Environment, ...] = ("test", "live")
 
 
+# The prefixes below are the only place each is written: SECRET_PATTERN and the tokens'
+# Redis key namespaces are derived from them.
+
+
 class TokenKind(StrEnum):
     """Short-lived tokens kept in Redis; the value is the token's prefix."""
 
     LINK = "lt_"
     SESSION = "st_"
     PUBLIC = "pt_"
+
+    @property
+    def namespace(self) -> str:
+        """The prefix without its underscore, naming the token's Redis keys (``lp:lt:…``)."""
+        return self.value.removesuffix("_")
 
 
 ACCESS_TOKEN_PREFIX = "at_"
@@ -73,7 +82,15 @@ def hint(secret: str, prefix: str) -> str:
     return secret[: len(prefix) + 4] + "…"
 
 
+# Every prefix of a secret Linkport issues (client ids are public: not among them).
+SECRET_PREFIXES: tuple[str, ...] = (
+    *(kind.value for kind in TokenKind),
+    ACCESS_TOKEN_PREFIX,
+    *(client_secret_prefix(environment) for environment in ENVIRONMENTS),
+    *(api_key_prefix(environment) for environment in ENVIRONMENTS),
+)
+
 # Anything that looks like a Linkport-issued secret; used to scrub logs.
 SECRET_PATTERN = re.compile(
-    r"\b(?:lt|st|pt|at|cs_(?:test|live)|sk_(?:test|live))_[A-Za-z0-9_-]{8,}"
+    r"\b(?:" + "|".join(map(re.escape, SECRET_PREFIXES)) + r")[A-Za-z0-9_-]{8,}"
 )

@@ -11,9 +11,10 @@ import pytest
 
 from services.gateway.appkeys import RESOURCES
 from shared.config import Settings
+from shared.connections.credentials import connection_binding
+from shared.connections.models import ConnectionStatus
 from shared.infra import db
 from shared.infra.crypto import Keyring, Sealed
-from shared.link.flow import connection_binding
 from tests.helpers import Api
 from tests.link_browser import EMR_LINK, Browser, link_token, run_flow, shown_public_token
 
@@ -288,7 +289,11 @@ async def test_fault_only_for_sandbox_connections(acme: Api, pool: db.Pool) -> N
 
     await acme.call("POST", "/v1/linked-accounts", {"linked_account_id": "u"})
     other = await upsert_connection(
-        pool, tenant=acme.tenant, linked_account_id="u", app="hubspot", status="active"
+        pool,
+        tenant=acme.tenant,
+        linked_account_id="u",
+        app="hubspot",
+        status=ConnectionStatus.ACTIVE,
     )
     reply = await acme.call(
         "PUT", f"/v1/connections/{other.id}/sandbox/fault", {"fault": "revoked"}

@@ -10,7 +10,10 @@ import pytest
 from redis.asyncio import Redis
 
 from services.gateway.appkeys import RESOURCES
+from shared.executions import store as execution_store
+from shared.executions.service import run_execution
 from shared.infra import db
+from shared.infra.resources import outbound_client
 from tests.fakes import StartFake
 from tests.fakes.slow_app import SlowApp
 from tests.helpers import TEST_QUEUE, Api, eventually
@@ -22,6 +25,7 @@ from tests.workflow_fixtures import (
     send,
     worker_settings,
 )
+from workers.worker import runner
 
 
 async def _succeeded(pool: db.Pool) -> int:
@@ -49,7 +53,6 @@ async def test_sweeper_recovers_every_event_after_a_redis_flush(
 async def test_flush_between_fan_out_and_execution_loses_nothing(
     acme: Api, pool: db.Pool, redis: Redis
 ) -> None:
-    from shared.executions import service as executor
 
     await arranged(acme)
     accepted = [
@@ -58,7 +61,9 @@ async def test_flush_between_fan_out_and_execution_loses_nothing(
     for event_id in accepted:
         import uuid
 
-        await executor.fan_out(acme.http.app[RESOURCES], event_ids=[uuid.UUID(event_id)])
+        await execution_store.fan_out_events(
+            acme.http.app[RESOURCES].pool, event_ids=[uuid.UUID(event_id)]
+        )
     await redis.flushdb()
     async with running_worker(worker_settings(acme)):
         await eventually(lambda: _succeeded(pool), lambda n: n == len(accepted), timeout=20)
@@ -76,41 +81,32 @@ async def test_an_interrupted_execution_is_handed_back_at_once(
     """What SIGTERM does to a running job: the row is released, not left leased."""
     import uuid
 
-    from shared.executions import service as executor
-    from shared.executions.service import Clients
-
     workflow = {
         **CREATE_CONTACT_WORKFLOW,
         "steps": [{"id": "slow", "action": "http.request", "input": {"url": slow_server.endpoint}}],
     }
     await arranged(acme, workflow)
     event_id = await send(acme)
-    resources = acme.http.app[RESOURCES].__class__(
-        **{
-            **vars(acme.http.app[RESOURCES]),
-            "settings": worker_settings(acme, outbound_allowed_networks="127.0.0.0/8"),
-        }
+    settings = worker_settings(acme, outbound_allowed_networks="127.0.0.0/8")
+    base = acme.http.app[RESOURCES]
+    resources = type(base)(
+        **{**vars(base), "settings": settings, "http": outbound_client(settings)}
     )
-    await executor.fan_out(resources, event_ids=[uuid.UUID(event_id)])
+    await execution_store.fan_out_events(resources.pool, event_ids=[uuid.UUID(event_id)])
     execution_id = await pool.fetchval("SELECT id FROM executions")
-    clients = Clients.create(resources)
-    try:
-        job = asyncio.create_task(
-            executor.run_execution(resources, clients, execution_id=execution_id)
-        )
+    job = asyncio.create_task(run_execution(runner(resources), execution_id=execution_id))
 
-        async def calls() -> int:
-            return len(slow_server.idempotency_keys)
+    async def calls() -> int:
+        return len(slow_server.idempotency_keys)
 
-        await eventually(calls, lambda n: n == 1)
-        job.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await job
-    finally:
-        await clients.close()
+    await eventually(calls, lambda n: n == 1)
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
     row = await pool.fetchrow("SELECT status, lease_until, attempts FROM executions")
     assert row is not None
     assert (row["status"], row["lease_until"], row["attempts"]) == ("pending", None, 1)
+    await resources.http.close()
 
 
 async def test_shutdown_survives_a_job_cancelled_while_it_finishes(acme: Api, redis: Redis) -> None:

@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 from services.gateway.appkeys import RESOURCES
-from shared.executions import service as executor
+from shared.connections.credentials import connection_binding
+from shared.executions import store as execution_store
 from shared.infra import db
 from shared.infra.crypto import Sealed
-from shared.link.flow import connection_binding
 from tests.fakes import StartFake
 from tests.fakes.echo_app import EchoApp
 from tests.helpers import Api
@@ -87,8 +87,13 @@ async def test_fan_out_to_several_workflows_once(acme: Api, pool: db.Pool) -> No
     await enable(acme, "user_12345", first, second)
     event_id = await send(acme)  # no worker yet: fan out by hand, twice
     resources = acme.http.app[RESOURCES]
-    assert len(await executor.fan_out(resources, event_ids=[uuid.UUID(event_id)])) == 2
-    assert await executor.fan_out(resources, event_ids=[uuid.UUID(event_id)]) == []
+    assert (
+        len(await execution_store.fan_out_events(resources.pool, event_ids=[uuid.UUID(event_id)]))
+        == 2
+    )
+    assert (
+        await execution_store.fan_out_events(resources.pool, event_ids=[uuid.UUID(event_id)]) == []
+    )
     rows = await pool.fetch("SELECT workflow_id FROM executions")
     assert {str(r["workflow_id"]) for r in rows} == {first, second}
     assert disabled not in {str(r["workflow_id"]) for r in rows}
@@ -103,7 +108,12 @@ async def test_no_execution_without_an_active_connection(acme: Api, pool: db.Poo
     connection_id, _ = await arranged(acme)
     await pool.execute("UPDATE connections SET status = 'needs_reauth'")
     event_id = await send(acme)
-    assert await executor.fan_out(acme.http.app[RESOURCES], event_ids=[uuid.UUID(event_id)]) == []
+    assert (
+        await execution_store.fan_out_events(
+            acme.http.app[RESOURCES].pool, event_ids=[uuid.UUID(event_id)]
+        )
+        == []
+    )
     assert connection_id
 
 
@@ -123,8 +133,8 @@ async def test_config_id_narrows_the_fan_out(acme: Api, pool: db.Pool) -> None:
         },
     )
     assert (
-        await executor.fan_out(
-            acme.http.app[RESOURCES], event_ids=[uuid.UUID(reply.body["event_id"])]
+        await execution_store.fan_out_events(
+            acme.http.app[RESOURCES].pool, event_ids=[uuid.UUID(reply.body["event_id"])]
         )
         == []
     )

@@ -12,11 +12,11 @@ from arq.jobs import Job, JobStatus
 from redis.asyncio import ConnectionPool, Redis
 
 from services.gateway.appkeys import RESOURCES
-from shared.executions import service as executor
-from shared.executions.service import Clients
+from shared.executions import fan_out
 from shared.infra import db
 from shared.infra import queue as jobs
 from shared.infra.queue import JobSpec, job_deserializer, job_serializer
+from shared.infra.resources import outbound_client
 from tests.fakes import StartFake
 from tests.fakes.slow_app import SlowApp
 from tests.helpers import TEST_QUEUE, Api, eventually
@@ -33,6 +33,7 @@ from tests.workflow_fixtures import (
     send,
     worker_settings,
 )
+from workers.worker import runner
 
 
 def _arq(api: Api) -> ArqRedis:
@@ -127,13 +128,7 @@ async def test_a_fan_out_job_runs_a_few_executions_itself(acme: Api, redis: Redi
     event_id = await send(acme)
     await redis.delete(TEST_QUEUE)  # the gateway's fan-out job: this test plays it
     resources = acme.http.app[RESOURCES]
-    clients = Clients.create(resources)
-    try:
-        assert (
-            await executor.fan_out_and_run(resources, clients, event_ids=[uuid.UUID(event_id)]) == 1
-        )
-    finally:
-        await clients.close()
+    assert await fan_out.fan_out_and_run(runner(resources), event_ids=[uuid.UUID(event_id)]) == 1
     event = await acme.call("GET", f"/v1/events/{event_id}")
     assert [e["status"] for e in event.body["executions"]] == ["succeeded"]
     assert await _queued(redis) == []  # no job of its own
@@ -144,20 +139,13 @@ async def test_a_fan_out_job_shares_many_executions_out(
 ) -> None:
     await connect_sandbox(acme)
     await define_contact_event(acme)
-    many = executor.INLINE_EXECUTIONS + 1
+    many = fan_out.INLINE_EXECUTIONS + 1
     workflow_ids = [await create_workflow(acme) for _ in range(many)]
     await enable(acme, "user_12345", *workflow_ids)
     event_id = await send(acme)
     await redis.delete(TEST_QUEUE)
     resources = acme.http.app[RESOURCES]
-    clients = Clients.create(resources)
-    try:
-        assert (
-            await executor.fan_out_and_run(resources, clients, event_ids=[uuid.UUID(event_id)])
-            == many
-        )
-    finally:
-        await clients.close()
+    assert await fan_out.fan_out_and_run(runner(resources), event_ids=[uuid.UUID(event_id)]) == many
     executions = await pool.fetch("SELECT id, status FROM executions")
     assert {r["status"] for r in executions} == {"pending"}  # none ran here
     assert sorted(await _queued(redis)) == sorted(f"exec:{r['id']}:0" for r in executions)
@@ -184,23 +172,21 @@ async def test_an_interrupted_fan_out_job_hands_its_executions_to_the_queue(
     event_id = await send(acme)
     await redis.delete(TEST_QUEUE)
     base = acme.http.app[RESOURCES]
+    settings = worker_settings(acme, outbound_allowed_networks="127.0.0.0/8")
     resources = type(base)(
-        **{**vars(base), "settings": worker_settings(acme, outbound_allowed_networks="127.0.0.0/8")}
+        **{**vars(base), "settings": settings, "http": outbound_client(settings)}
     )
-    clients = Clients.create(resources)
-    try:
-        job = asyncio.create_task(
-            executor.fan_out_and_run(resources, clients, event_ids=[uuid.UUID(event_id)])
-        )
-        await eventually(lambda: _calls(slow_app), lambda n: n == 1)
-        job.cancel()  # what SIGTERM does to a running job
-        with pytest.raises(asyncio.CancelledError):
-            await job
-    finally:
-        await clients.close()
+    job = asyncio.create_task(
+        fan_out.fan_out_and_run(runner(resources), event_ids=[uuid.UUID(event_id)])
+    )
+    await eventually(lambda: _calls(slow_app), lambda n: n == 1)
+    job.cancel()  # what SIGTERM does to a running job
+    with pytest.raises(asyncio.CancelledError):
+        await job
     executions = await pool.fetch("SELECT id, status, lease_until FROM executions")
     assert [(r["status"], r["lease_until"]) for r in executions] == [("pending", None)] * 2
     assert sorted(await _queued(redis)) == sorted(f"exec:{r['id']}:0" for r in executions)
+    await resources.http.close()
 
 
 async def _calls(slow_app: SlowApp) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from functools import partial
 
 from redis.asyncio import Redis
 
@@ -130,23 +131,25 @@ async def test_update_mode_with_unknown_access_token_is_a_404(acme: Api) -> None
 
 
 async def test_link_token_is_single_use(acme: Api) -> None:
-    resources = acme.http.app[RESOURCES]
+    res = acme.http.app[RESOURCES]
+    consume = partial(consume_link_token, pool=res.pool, redis=res.redis, caches=res.caches)
     token = (await acme.call("POST", "/link/token/create", {"user_id": "u", "org_id": "o"})).body[
         "token"
     ]
-    first = await consume_link_token(resources, token=token)
-    second = await consume_link_token(resources, token=token)
+    first = await consume(token=token)
+    second = await consume(token=token)
     assert first is not None
     assert first.linked_account_id == "u"
     assert second is None
 
 
 async def test_concurrent_uses_of_one_link_token_succeed_once(acme: Api) -> None:
-    resources = acme.http.app[RESOURCES]
+    res = acme.http.app[RESOURCES]
+    consume = partial(consume_link_token, pool=res.pool, redis=res.redis, caches=res.caches)
     token = (await acme.call("POST", "/link/token/create", {"user_id": "u", "org_id": "o"})).body[
         "token"
     ]
-    results = await asyncio.gather(*(consume_link_token(resources, token=token) for _ in range(20)))
+    results = await asyncio.gather(*(consume(token=token) for _ in range(20)))
     assert sum(grant is not None for grant in results) == 1
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from services.gateway.appkeys import RESOURCES
+from shared.connections.models import ConnectionStatus
 from shared.connections.store import upsert_connection
 from shared.infra import db
 from shared.link.service import consume_link_token
@@ -152,23 +155,29 @@ async def test_another_tenants_objects_are_404(acme: Api, globex: Api) -> None:
 
 
 async def test_delete_removes_connections_and_kills_tokens(acme: Api, pool: db.Pool) -> None:
-    resources = acme.http.app[RESOURCES]
+    res = acme.http.app[RESOURCES]
+    consume = partial(consume_link_token, pool=res.pool, redis=res.redis, caches=res.caches)
     link = await acme.call("POST", "/link/token/create", {"user_id": "u1", "org_id": "o"})
     session = await acme.call("POST", "/v1/session-tokens", {"linked_account_id": "u1"})
     await upsert_connection(
-        pool, tenant=acme.tenant, linked_account_id="u1", app="sandbox", status="active"
+        pool,
+        tenant=acme.tenant,
+        linked_account_id="u1",
+        app="sandbox",
+        status=ConnectionStatus.ACTIVE,
     )
     bearer = {"Authorization": f"Bearer {session.body['token']}"}
     assert (await acme.call("GET", "/v1/connections", auth="none", headers=bearer)).status == 200
 
     assert (await acme.call("DELETE", "/v1/linked-accounts/u1")).status == 200
     assert await pool.fetchval("SELECT count(*) FROM connections") == 0
-    assert await consume_link_token(resources, token=link.body["token"]) is None
+    assert await consume(token=link.body["token"]) is None
     assert (await acme.call("GET", "/v1/connections", auth="none", headers=bearer)).status == 401
 
 
 async def test_tokens_of_a_deleted_account_stay_dead_when_the_id_is_reused(acme: Api) -> None:
-    resources = acme.http.app[RESOURCES]
+    res = acme.http.app[RESOURCES]
+    consume = partial(consume_link_token, pool=res.pool, redis=res.redis, caches=res.caches)
     old_link = await acme.call("POST", "/link/token/create", {"user_id": "u1", "org_id": "o"})
     old_session = await acme.call("POST", "/v1/session-tokens", {"linked_account_id": "u1"})
     assert (await acme.call("DELETE", "/v1/linked-accounts/u1")).status == 200
@@ -178,9 +187,9 @@ async def test_tokens_of_a_deleted_account_stay_dead_when_the_id_is_reused(acme:
 
     bearer = {"Authorization": f"Bearer {old_session.body['token']}"}
     assert (await acme.call("GET", "/v1/connections", auth="none", headers=bearer)).status == 401
-    assert await consume_link_token(resources, token=old_link.body["token"]) is None
+    assert await consume(token=old_link.body["token"]) is None
     new_link = await acme.call("POST", "/link/token/create", {"user_id": "u1", "org_id": "o"})
-    grant = await consume_link_token(resources, token=new_link.body["token"])
+    grant = await consume(token=new_link.body["token"])
     assert grant is not None
     assert grant.linked_account_id == "u1"
 

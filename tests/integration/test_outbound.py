@@ -39,8 +39,8 @@ async def test_a_redirect_to_the_metadata_ip_is_refused(
     loopback_allowed: OutboundClient, local_server: str
 ) -> None:
     with pytest.raises(BlockedDestination):
-        await loopback_allowed.request("GET", local_server + "/to-metadata")
-    followed = await loopback_allowed.request("GET", local_server + "/to-ok")
+        await loopback_allowed.request("GET", local_server + "/to-metadata", follow_redirects=True)
+    followed = await loopback_allowed.request("GET", local_server + "/to-ok", follow_redirects=True)
     assert followed.status == 200
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 
 from shared.clients import store as clients
+from shared.connections.models import ConnectionStatus
 from shared.connections.store import upsert_connection
 from shared.infra import db, redis_keys
 from shared.tokens import service as tokens
@@ -45,10 +46,18 @@ async def test_session_token_sees_only_its_own_accounts_connections(
     token = await _session(acme, "mine")
     await acme.call("POST", "/v1/linked-accounts", {"linked_account_id": "theirs"})
     await upsert_connection(
-        pool, tenant=acme.tenant, linked_account_id="mine", app="sandbox", status="active"
+        pool,
+        tenant=acme.tenant,
+        linked_account_id="mine",
+        app="sandbox",
+        status=ConnectionStatus.ACTIVE,
     )
     await upsert_connection(
-        pool, tenant=acme.tenant, linked_account_id="theirs", app="sandbox", status="active"
+        pool,
+        tenant=acme.tenant,
+        linked_account_id="theirs",
+        app="sandbox",
+        status=ConnectionStatus.ACTIVE,
     )
     bearer = {"Authorization": f"Bearer {token}"}
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from shared.clients.schemas import ClientSettingsRead
+from shared.clients.models import ClientSettings
 from shared.clients.service import is_redirect_allowed
 
 
-def _settings(allowed: list[str], callback_url: str | None = None) -> ClientSettingsRead:
-    return ClientSettingsRead(
-        client_id="ci_test_acme",
+def _settings(allowed: list[str], callback_url: str | None = None) -> ClientSettings:
+    return ClientSettings(
+        public_client_id="ci_test_acme",
         environment="test",
         name="Acme",
         color=None,
         callback_url=callback_url,
-        allowed_redirect_urls=allowed,
+        allowed_redirect_urls=tuple(allowed),
     )
 
 

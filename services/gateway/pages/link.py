@@ -31,7 +31,9 @@ def _error_page(error: FlowError, status: int = 400) -> web.Response:
 
 
 async def _branding(res: Resources, session: HostedSession) -> dict[str, Any]:
-    settings = await client_settings.get_settings(res, tenant=session.link.tenant)
+    settings = await client_settings.get_settings(
+        pool=res.pool, caches=res.caches, tenant=session.link.tenant
+    )
     return {"client_name": settings.name, "color": session.color or settings.color}
 
 
@@ -76,7 +78,12 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     token = request.query.get("token", "")
     try:
         session_id = await link_flow.start_session(
-            res, link_token=token, sdk_origin=request.query.get("origin")
+            pool=res.pool,
+            redis=res.redis,
+            caches=res.caches,
+            settings=res.settings,
+            link_token=token,
+            sdk_origin=request.query.get("origin"),
         )
     except FlowError as error:
         return _error_page(error, status=410 if error.code == "link_token_invalid" else 400)
@@ -99,10 +106,10 @@ async def show_apps(request: web.Request) -> web.StreamResponse:
     """The app picker (or the one app the token preselects)."""
     res = request.app[RESOURCES]
     try:
-        session = await link_flow.load_session(res, _session_id(request))
+        session = await link_flow.load_session(redis=res.redis, session_id=_session_id(request))
     except FlowError as error:
         return _error_page(error)
-    offered = await link_flow.offered_apps(res, session)
+    offered = await link_flow.offered_apps(pool=res.pool, catalog=res.catalog, session=session)
     branding = await _branding(res, session)
     chosen = link_flow.preselected(session, offered)
     if chosen is not None:
@@ -119,10 +126,19 @@ async def show_apps(request: web.Request) -> web.StreamResponse:
 async def _session_and_app(request: web.Request) -> tuple[Resources, str, HostedSession, App]:
     res = request.app[RESOURCES]
     session_id = _session_id(request)
-    session = await link_flow.load_session(res, session_id)
+    session = await link_flow.load_session(redis=res.redis, session_id=session_id)
     assert session_id is not None
     slug = request.match_info["slug"]
-    app = next((a for a in await link_flow.offered_apps(res, session) if a.slug == slug), None)
+    app = next(
+        (
+            a
+            for a in await link_flow.offered_apps(
+                pool=res.pool, catalog=res.catalog, session=session
+            )
+            if a.slug == slug
+        ),
+        None,
+    )
     if app is None:
         raise FlowError("app_not_offered", "That app is not available from this link.")
     return res, session_id, session, app
@@ -172,7 +188,15 @@ async def connect_app(request: web.Request) -> web.StreamResponse:
                 **branding,
             )
     result = await link_flow.connect_with_form(
-        res, session_id=session_id, session=session, app=app, values=values
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        keyring=res.keyring,
+        settings=res.settings,
+        session_id=session_id,
+        session=session,
+        app=app,
+        values=values,
     )
     if isinstance(result, str):
         raise web.HTTPSeeOther(result)
@@ -185,7 +209,7 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     res = request.app[RESOURCES]
     session_id = _session_id(request)
     try:
-        session = await link_flow.load_session(res, session_id)
+        session = await link_flow.load_session(redis=res.redis, session_id=session_id)
     except FlowError as error:
         return _error_page(error)
     assert session_id is not None
@@ -193,7 +217,9 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     if form.get("csrf") != session.csrf:
         return _error_page(_CSRF_FAILED, 403)
     outcome = await link_flow.fail(
-        res,
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
         session_id=session_id,
         session=session,
         code="user_cancelled",
@@ -208,7 +234,13 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
     res = request.app[RESOURCES]
     try:
         outcome = await link_flow.complete_oauth(
-            res,
+            pool=res.pool,
+            redis=res.redis,
+            caches=res.caches,
+            keyring=res.keyring,
+            catalog=res.catalog,
+            http=res.http,
+            settings=res.settings,
             session_id=_session_id(request),
             state=request.query.get("state", ""),
             code=request.query.get("code"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Call, Reply, Router
-from shared.clients import api_keys, store
+from shared.clients import api_keys
 from shared.clients.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from shared.schemas import Page
 
@@ -19,16 +19,18 @@ router = Router("api keys")
     status=201,
 )
 async def create_api_key(call: Call, body: ApiKeyCreate) -> Reply:
-    created = await api_keys.create_api_key(call.resources, tenant=call.tenant, name=body.name)
-    return Reply(created, 201)
+    secret, key = await api_keys.create_api_key(
+        pool=call.resources.pool, tenant=call.tenant, name=body.name
+    )
+    return Reply(ApiKeyCreated.of_created(key, secret=secret), 201)
 
 
 @router.route(
     "GET", "/v1/api-keys", summary="List API keys and client secrets", response=Page[ApiKeyRead]
 )
 async def list_api_keys(call: Call) -> Page[ApiKeyRead]:
-    keys = await store.list_api_keys(call.resources.pool, tenant=call.tenant)
-    return Page[ApiKeyRead](data=keys, next_cursor=None)
+    keys = await api_keys.list_api_keys(pool=call.resources.pool, tenant=call.tenant)
+    return Page[ApiKeyRead](data=[ApiKeyRead.of(k) for k in keys], next_cursor=None)
 
 
 @router.route(
@@ -38,5 +40,12 @@ async def list_api_keys(call: Call) -> Page[ApiKeyRead]:
     response=ApiKeyRead,
 )
 async def revoke_api_key(call: Call) -> ApiKeyRead:
-    key_id = call.path_id("key_id", "api key")
-    return await api_keys.revoke_api_key(call.resources, tenant=call.tenant, key_id=key_id)
+    res = call.resources
+    key = await api_keys.revoke_api_key(
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        tenant=call.tenant,
+        key_id=call.path_id("key_id", "api key"),
+    )
+    return ApiKeyRead.of(key)

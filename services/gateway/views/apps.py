@@ -18,9 +18,12 @@ router = Router("apps")
     response=Page[AppRead],
 )
 async def list_apps(call: Call) -> Page[AppRead]:
-    account = call.session.linked_account_id if call.session else None
     items = await apps.list_apps(
-        call.resources, tenant=call.tenant, linked_account_id=account, include_disabled=False
+        pool=call.resources.pool,
+        catalog=call.resources.catalog,
+        tenant=call.tenant,
+        linked_account_id=call.account_scope(),
+        include_disabled=False,
     )
     return Page[AppRead](data=items, next_cursor=None)
 
@@ -33,7 +36,11 @@ async def list_apps(call: Call) -> Page[AppRead]:
 )
 async def list_catalog(call: Call) -> Page[AppRead]:
     items = await apps.list_apps(
-        call.resources, tenant=call.tenant, linked_account_id=None, include_disabled=True
+        pool=call.resources.pool,
+        catalog=call.resources.catalog,
+        tenant=call.tenant,
+        linked_account_id=None,
+        include_disabled=True,
     )
     return Page[AppRead](data=items, next_cursor=None)
 
@@ -46,6 +53,12 @@ async def list_catalog(call: Call) -> Page[AppRead]:
     response=AppRead,
 )
 async def configure_app(call: Call, body: AppUpdate) -> AppRead:
+    res = call.resources
     return await apps.configure_app(
-        call.resources, tenant=call.tenant, slug=call.path("slug"), update=body
+        pool=res.pool,
+        keyring=res.keyring,
+        catalog=res.catalog,
+        tenant=call.tenant,
+        slug=call.path("slug"),
+        update=body,
     )

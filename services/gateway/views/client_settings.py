@@ -13,7 +13,11 @@ router = Router("settings")
     "GET", "/v1/settings", summary="Get this environment's settings", response=ClientSettingsRead
 )
 async def get_settings(call: Call) -> ClientSettingsRead:
-    return await client_settings.get_settings(call.resources, tenant=call.tenant)
+    res = call.resources
+    settings = await client_settings.get_settings(
+        pool=res.pool, caches=res.caches, tenant=call.tenant
+    )
+    return ClientSettingsRead.of(settings)
 
 
 @router.route(
@@ -24,6 +28,12 @@ async def get_settings(call: Call) -> ClientSettingsRead:
     response=ClientSettingsRead,
 )
 async def update_settings(call: Call, body: ClientSettingsUpdate) -> ClientSettingsRead:
-    return await client_settings.update_settings(
-        call.resources, tenant=call.tenant, changes=body.model_dump(exclude_unset=True)
+    res = call.resources
+    settings = await client_settings.update_settings(
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        tenant=call.tenant,
+        changes=body.model_dump(exclude_unset=True),
     )
+    return ClientSettingsRead.of(settings)

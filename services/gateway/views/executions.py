@@ -7,9 +7,10 @@ import uuid
 from services.gateway.endpoints import Call, Router
 from shared.errors import ApiError, ErrorCode, invalid, not_found
 from shared.executions import store
-from shared.executions.schemas import ExecutionQuery, ExecutionRead
-from shared.executions.service import redact
+from shared.executions.models import Execution
+from shared.executions.schemas import ExecutionQuery, ExecutionRead, StepRunRead
 from shared.infra import queue as jobs
+from shared.infra.logs import scrub_secrets as redact
 from shared.schemas import Page
 
 router = Router("executions")
@@ -42,7 +43,7 @@ async def list_executions(call: Call, query: ExecutionQuery) -> Page[ExecutionRe
         workflow_id=_uuid(query.workflow_id, "workflow_id"),
         linked_account_id=query.linked_account_id,
     )
-    return Page[ExecutionRead](data=items, next_cursor=next_cursor)
+    return Page[ExecutionRead](data=[ExecutionRead.of(e) for e in items], next_cursor=next_cursor)
 
 
 @router.route(
@@ -52,14 +53,14 @@ async def list_executions(call: Call, query: ExecutionQuery) -> Page[ExecutionRe
     response=ExecutionRead,
 )
 async def get_execution(call: Call) -> ExecutionRead:
-    row = await store.get_execution(
+    execution = await store.get_execution(
         call.resources.pool,
         tenant=call.tenant,
         execution_id=call.path_id("execution_id", "execution"),
     )
-    if row is None:
+    if execution is None:
         raise not_found("execution")
-    return await store.execution_with_steps(call.resources.pool, row=row, redact=redact)
+    return await _with_steps(call, execution)
 
 
 @router.route(
@@ -70,10 +71,10 @@ async def get_execution(call: Call) -> ExecutionRead:
 )
 async def replay_execution(call: Call) -> ExecutionRead:
     execution_id = call.path_id("execution_id", "execution")
-    row = await store.reopen_execution(
+    execution = await store.reopen_execution(
         call.resources.pool, tenant=call.tenant, execution_id=execution_id
     )
-    if row is None:
+    if execution is None:
         if (
             await store.get_execution(
                 call.resources.pool, tenant=call.tenant, execution_id=execution_id
@@ -83,4 +84,9 @@ async def replay_execution(call: Call) -> ExecutionRead:
             raise not_found("execution")
         raise ApiError(ErrorCode.CONFLICT, "only failed or needs_reauth executions can be replayed")
     await jobs.enqueue(call.resources.redis, jobs.execution_job(execution_id, 0))
-    return await store.execution_with_steps(call.resources.pool, row=row, redact=redact)
+    return await _with_steps(call, execution)
+
+
+async def _with_steps(call: Call, execution: Execution) -> ExecutionRead:
+    steps = await store.step_records(call.resources.pool, execution_id=execution.id)
+    return ExecutionRead.of(execution, [StepRunRead.of(s, redact=redact) for s in steps])

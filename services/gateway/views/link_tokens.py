@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Call, Router
+from shared.config import Settings
 from shared.link import exchange as access_tokens
 from shared.link import service as link_tokens
 from shared.link.schemas import (
@@ -16,24 +17,38 @@ from shared.link.schemas import (
 
 router = Router("link tokens")
 
+# The summaries state the default lifetimes, which are written once, in Settings.
+_LINK_MINUTES = Settings.model_fields["link_token_ttl"].default // 60
+_WEARABLES_MINUTES = Settings.model_fields["wearables_link_token_ttl"].default // 60
+
 
 @router.route(
     "POST",
     "/v1/link/token/create",
     aliases=("/link/token/create",),
-    summary="Create a link token (single use, 30 min); creates the user and org when new",
+    summary=(
+        f"Create a link token (single use, {_LINK_MINUTES} min); creates the user and org when new"
+    ),
     body=LinkTokenCreate,
     response=LinkTokenCreated,
 )
 async def create_link_token(call: Call, body: LinkTokenCreate) -> LinkTokenCreated:
-    token = await link_tokens.issue_link_token(call.resources, tenant=call.tenant, request=body)
+    res = call.resources
+    token = await link_tokens.issue_link_token(
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        ttl=res.settings.link_token_ttl,
+        tenant=call.tenant,
+        request=body,
+    )
     return LinkTokenCreated(token=token)
 
 
 @router.route(
     "POST",
     "/v2/link/token",
-    summary="Create a link token, wearables shape (single use, 10 min)",
+    summary=f"Create a link token, wearables shape (single use, {_WEARABLES_MINUTES} min)",
     body=WearablesLinkTokenCreate,
     response=WearablesLinkTokenCreated,
     vital_header=True,
@@ -41,8 +56,14 @@ async def create_link_token(call: Call, body: LinkTokenCreate) -> LinkTokenCreat
 async def create_wearables_link_token(
     call: Call, body: WearablesLinkTokenCreate
 ) -> WearablesLinkTokenCreated:
+    res = call.resources
     token = await link_tokens.issue_wearables_link_token(
-        call.resources, tenant=call.tenant, request=body
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        ttl=res.settings.wearables_link_token_ttl,
+        tenant=call.tenant,
+        request=body,
     )
     return WearablesLinkTokenCreated(link_token=token)
 
@@ -56,6 +77,11 @@ async def create_wearables_link_token(
     response=PublicTokenExchanged,
 )
 async def exchange_public_token(call: Call, body: PublicTokenExchange) -> PublicTokenExchanged:
+    res = call.resources
     return await access_tokens.exchange_public_token(
-        call.resources, tenant=call.tenant, public_token=body.public_token
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        tenant=call.tenant,
+        public_token=body.public_token,
     )

@@ -6,14 +6,12 @@ from pydantic import Field
 
 from services.gateway.endpoints import Call, Reply, Router
 from shared.accounts import service as accounts
-from shared.accounts import store
 from shared.accounts.schemas import (
     LinkedAccountCreate,
     LinkedAccountRead,
     LinkedAccountSaved,
     LinkedAccountUpdate,
 )
-from shared.errors import not_found
 from shared.schemas import Deleted, ExternalId, Page, PageQuery
 
 router = Router("linked accounts")
@@ -34,13 +32,16 @@ class LinkedAccountQuery(PageQuery):
     status=201,
 )
 async def save_linked_account(call: Call, body: LinkedAccountCreate) -> Reply:
-    saved = await accounts.save_account(
-        call.resources,
+    res = call.resources
+    account, created = await accounts.save_account(
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
         tenant=call.tenant,
         linked_account_id=body.linked_account_id,
         fields=body.model_dump(exclude_unset=True, exclude={"linked_account_id"}),
     )
-    return Reply(saved, 201 if saved.created else 200)
+    return Reply(LinkedAccountSaved.of_saved(account, created=created), 201 if created else 200)
 
 
 @router.route(
@@ -51,14 +52,16 @@ async def save_linked_account(call: Call, body: LinkedAccountCreate) -> Reply:
     response=Page[LinkedAccountRead],
 )
 async def list_linked_accounts(call: Call, query: LinkedAccountQuery) -> Page[LinkedAccountRead]:
-    items, next_cursor = await store.list_accounts(
-        call.resources.pool,
+    items, next_cursor = await accounts.list_accounts(
+        pool=call.resources.pool,
         tenant=call.tenant,
         limit=call.page_limit(query.limit),
         cursor=query.cursor,
         org_id=query.org_id,
     )
-    return Page[LinkedAccountRead](data=items, next_cursor=next_cursor)
+    return Page[LinkedAccountRead](
+        data=[LinkedAccountRead.of(a) for a in items], next_cursor=next_cursor
+    )
 
 
 @router.route(
@@ -68,12 +71,12 @@ async def list_linked_accounts(call: Call, query: LinkedAccountQuery) -> Page[Li
     response=LinkedAccountRead,
 )
 async def get_linked_account(call: Call) -> LinkedAccountRead:
-    found = await store.get_account(
-        call.resources.pool, tenant=call.tenant, linked_account_id=call.path("linked_account_id")
+    account = await accounts.get_account(
+        pool=call.resources.pool,
+        tenant=call.tenant,
+        linked_account_id=call.path("linked_account_id"),
     )
-    if found is None:
-        raise not_found("linked account")
-    return found
+    return LinkedAccountRead.of(account)
 
 
 @router.route(
@@ -84,12 +87,16 @@ async def get_linked_account(call: Call) -> LinkedAccountRead:
     response=LinkedAccountRead,
 )
 async def update_linked_account(call: Call, body: LinkedAccountUpdate) -> LinkedAccountRead:
-    return await accounts.update_account(
-        call.resources,
+    res = call.resources
+    account = await accounts.update_account(
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
         tenant=call.tenant,
         linked_account_id=call.path("linked_account_id"),
         fields=body.model_dump(exclude_unset=True),
     )
+    return LinkedAccountRead.of(account)
 
 
 @router.route(
@@ -99,7 +106,12 @@ async def update_linked_account(call: Call, body: LinkedAccountUpdate) -> Linked
     response=Deleted,
 )
 async def delete_linked_account(call: Call) -> Deleted:
+    res = call.resources
     await accounts.delete_account(
-        call.resources, tenant=call.tenant, linked_account_id=call.path("linked_account_id")
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        tenant=call.tenant,
+        linked_account_id=call.path("linked_account_id"),
     )
     return Deleted()

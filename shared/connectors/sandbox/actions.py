@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.connectors.base import Action, ActionContext, ActionError, bearer_headers, result_of
+from shared.connectors.base import Action, ActionContext, bearer_headers, result_of
 
 
 class CreateContactInput(BaseModel):
@@ -24,26 +24,15 @@ class ListContactsInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _url(ctx: ActionContext, path: str) -> str:
-    if not ctx.api_base_url:
-        raise ActionError("fatal", "the sandbox app has no API base URL")
-    return ctx.api_base_url.rstrip("/") + path
-
-
 async def _create_contact(ctx: ActionContext, data: CreateContactInput) -> Any:
-    response = await ctx.client.request(
-        "POST",
-        _url(ctx, "/contacts"),
-        headers=bearer_headers(ctx),
-        json=data.model_dump(exclude_none=True),
+    response = await ctx.call_api(
+        "POST", "/contacts", headers=bearer_headers(ctx), json=data.model_dump(exclude_none=True)
     )
     return result_of(response)
 
 
 async def _list_contacts(ctx: ActionContext, _: ListContactsInput) -> Any:
-    return result_of(
-        await ctx.client.request("GET", _url(ctx, "/contacts"), headers=bearer_headers(ctx))
-    )
+    return result_of(await ctx.call_api("GET", "/contacts", headers=bearer_headers(ctx)))
 
 
 SANDBOX_CREATE_CONTACT = Action(
