@@ -44,6 +44,7 @@ from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
 from shared.infra.invalidation import Caches
 from shared.infra.outbound import OutboundClient
+from shared.link.models import FlowErrorCode
 from shared.link.service import consume_link_token
 from shared.tokens import service as tokens
 from shared.tokens import store as token_store
@@ -57,7 +58,7 @@ class FlowError(Exception):
     """The flow cannot go on and there is nobody safe to tell but the browser (bad link,
     expired session, forged state): shown as a Linkport error page."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: FlowErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -114,14 +115,15 @@ async def start_session(
     grant = await consume_link_token(pool=pool, redis=redis, caches=caches, token=link_token)
     if grant is None:
         raise FlowError(
-            "link_token_invalid",
+            FlowErrorCode.LINK_TOKEN_INVALID,
             "This link has expired or has already been used. Ask the app that sent you here for a new one.",
         )
     if sdk_origin is not None and not await _origin_allowed(
         pool=pool, caches=caches, base_url=settings.base_url, grant=grant, origin=sdk_origin
     ):
         raise FlowError(
-            "origin_not_allowed", "This page was opened from a site that is not allowed."
+            FlowErrorCode.ORIGIN_NOT_ALLOWED,
+            "This page was opened from a site that is not allowed.",
         )
     session = HostedSession(
         link=grant,
@@ -142,7 +144,7 @@ async def load_session(*, redis: Redis, session_id: str | None) -> HostedSession
     raw = await redis.get(_session_key(session_id)) if session_id else None
     if raw is None:
         raise FlowError(
-            "session_expired",
+            FlowErrorCode.SESSION_EXPIRED,
             "This Link session has ended or expired. Start again from the app that sent you here.",
         )
     return HostedSession.model_validate_json(raw)
@@ -231,7 +233,7 @@ async def begin_oauth(
             caches=caches,
             session_id=session_id,
             session=session,
-            code="app_not_configured",
+            code=FlowErrorCode.APP_NOT_CONFIGURED,
             description=f"{app.name} has no OAuth client configured for this client",
         )
     state = secrets.token_urlsafe(32)
@@ -277,13 +279,14 @@ async def complete_oauth(
     raw = await redis.getdel(redis_keys.oauth_state(tokens.hex_digest(state))) if state else None
     if raw is None:
         raise FlowError(
-            "oauth_state_invalid",
+            FlowErrorCode.OAUTH_STATE_INVALID,
             "This sign-in attempt is unknown or has expired. Please start again.",
         )
     record = OAuthState.model_validate_json(raw)
     if session_id is None or record.session_key != tokens.hex_digest(session_id):
         raise FlowError(
-            "oauth_state_mismatch", "This sign-in was started in another browser session."
+            FlowErrorCode.OAUTH_STATE_MISMATCH,
+            "This sign-in was started in another browser session.",
         )
     session = await load_session(redis=redis, session_id=session_id)
     app = catalog.get(record.app)
@@ -297,7 +300,7 @@ async def complete_oauth(
             caches=caches,
             session_id=session_id,
             session=session,
-            code="oauth_denied" if denied else "oauth_error",
+            code=FlowErrorCode.OAUTH_DENIED if denied else FlowErrorCode.OAUTH_ERROR,
             description="You declined access."
             if denied
             else f"{app.name} reported an error: {error}",
@@ -325,7 +328,7 @@ async def complete_oauth(
             caches=caches,
             session_id=session_id,
             session=session,
-            code="oauth_token_failed",
+            code=FlowErrorCode.OAUTH_TOKEN_FAILED,
             description=f"{app.name} did not issue a token ({exc.code})",
         )
     expires_at = token_set.expires_at()
@@ -436,7 +439,7 @@ async def _connect(
             caches=caches,
             session_id=session_id,
             session=session,
-            code="connection_gone",
+            code=FlowErrorCode.CONNECTION_GONE,
             description="The account or connection this link was for no longer exists.",
         )
     public = PublicGrant(
@@ -472,7 +475,7 @@ async def fail(
     caches: Caches,
     session_id: str,
     session: HostedSession,
-    code: str,
+    code: FlowErrorCode,
     description: str,
 ) -> Outcome:
     """End the flow with an error code for the client (redirect URL or the SDK's onExit)."""

@@ -13,10 +13,13 @@ from shared.connectors.catalog import App
 from shared.infra.resources import Resources
 from shared.link import flow as link_flow
 from shared.link.flow import FlowError, Outcome
+from shared.link.models import FlowErrorCode
 from shared.tokens.models import HostedSession
 
 COOKIE = "lp_link"
-_CSRF_FAILED = FlowError("csrf_failed", "This form has expired. Please go back and try again.")
+_CSRF_FAILED = FlowError(
+    FlowErrorCode.CSRF_FAILED, "This form has expired. Please go back and try again."
+)
 routes = web.RouteTableDef()
 
 
@@ -86,7 +89,9 @@ async def open_link(request: web.Request) -> web.StreamResponse:
             sdk_origin=request.query.get("origin"),
         )
     except FlowError as error:
-        return _error_page(error, status=410 if error.code == "link_token_invalid" else 400)
+        return _error_page(
+            error, status=410 if error.code == FlowErrorCode.LINK_TOKEN_INVALID else 400
+        )
     # Redirect so the token leaves the address bar, and a reload cannot be mistaken for reuse.
     response = web.HTTPSeeOther("/link/session")
     response.set_cookie(
@@ -140,7 +145,7 @@ async def _session_and_app(request: web.Request) -> tuple[Resources, str, Hosted
         None,
     )
     if app is None:
-        raise FlowError("app_not_offered", "That app is not available from this link.")
+        raise FlowError(FlowErrorCode.APP_NOT_OFFERED, "That app is not available from this link.")
     return res, session_id, session, app
 
 
@@ -222,7 +227,7 @@ async def cancel(request: web.Request) -> web.StreamResponse:
         caches=res.caches,
         session_id=session_id,
         session=session,
-        code="user_cancelled",
+        code=FlowErrorCode.USER_CANCELLED,
         description="You cancelled.",
     )
     return _finish(res, outcome, color=session.color)
