@@ -16,7 +16,7 @@ from shared.infra import db
 from shared.infra.crypto import EncryptionKeyError, Keyring
 from shared.infra.logs import configure_logging
 from shared.infra.migrate import migrate as apply_migrations
-from shared.tokens.service import ENVIRONMENTS
+from shared.tenancy import ENVIRONMENTS
 
 
 def _settings(**overrides: Any) -> Settings:

@@ -18,7 +18,7 @@ from shared.executions.service import Runner
 from shared.infra import queue as jobs
 from shared.infra import redis_keys
 from shared.infra.queue import job_deserializer, job_serializer
-from shared.infra.resources import Resources, open_resources, redis_settings
+from shared.resources import Resources, open_resources, redis_settings
 
 log = structlog.get_logger(logger_name="linkport.worker")
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from services.gateway import auth
 from services.gateway.appkeys import RESOURCES
 from shared.errors import ApiError, ErrorCode, invalid, not_found
-from shared.infra.resources import Resources
+from shared.resources import Resources
 from shared.schemas import ResponseModel
 from shared.tenancy import Principal, ServerPrincipal, SessionPrincipal, Tenant
 

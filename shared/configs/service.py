@@ -6,13 +6,13 @@ import uuid
 from typing import Any
 
 from shared.accounts import service as accounts
+from shared.caches import Caches
 from shared.configs import store
 from shared.configs.models import Config
 from shared.configs.schemas import ConfigRead, ConfigUpdate
 from shared.connectors.catalog import Catalog
 from shared.errors import invalid, not_found
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches
 from shared.tenancy import Tenant
 from shared.workflows import store as workflow_store
 from shared.workflows.service import field_value_problem

@@ -7,12 +7,12 @@ from typing import Any
 import jsonschema_rs
 from redis.asyncio import Redis
 
+from shared import caches as invalidation
+from shared.caches import Caches, Invalidation
 from shared.errors import invalid, not_found
 from shared.events import store
 from shared.events.models import EventDefinition
-from shared.infra import invalidation
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches, Invalidation
 from shared.tenancy import Tenant
 
 _VALIDATORS: dict[tuple[Any, ...], jsonschema_rs.Draft202012Validator] = {}

@@ -10,6 +10,7 @@ import orjson
 from arq.connections import ArqRedis
 
 from shared.accounts import service as accounts
+from shared.caches import Caches
 from shared.errors import ApiError, ErrorCode, invalid, not_found
 from shared.events import definitions as event_definitions
 from shared.events import store
@@ -17,7 +18,6 @@ from shared.events.models import EventDefinition, EventStatus, NewEvent
 from shared.events.schemas import BatchEventCreate, EventAccepted, EventBatchAccepted, EventCreate
 from shared.infra import queue as jobs
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches
 from shared.tenancy import Tenant
 
 

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import orjson
 import structlog
 
-from shared.tokens.service import SECRET_PATTERN
+from shared.infra.tokens import SECRET_PATTERN
 
 # The id of the request being served; every log line written while serving it carries it.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)

@@ -26,6 +26,7 @@ import orjson
 from redis.asyncio import Redis
 
 from shared.apps import service as apps
+from shared.caches import Caches
 from shared.clients import service as client_settings
 from shared.config import Settings
 from shared.connections import store as connection_store
@@ -39,17 +40,15 @@ from shared.connectors.oauth import (
     new_pkce,
     with_query,
 )
-from shared.infra import redis_keys
+from shared.grants import store as token_store
+from shared.grants.models import HostedSession, LinkGrant, OAuthState, PublicGrant
+from shared.infra import redis_keys, tokens
 from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches
 from shared.infra.outbound import OutboundClient
+from shared.infra.tokens import TokenKind
 from shared.link.models import FlowErrorCode
 from shared.link.service import consume_link_token
-from shared.tokens import service as tokens
-from shared.tokens import store as token_store
-from shared.tokens.models import HostedSession, LinkGrant, OAuthState, PublicGrant
-from shared.tokens.service import TokenKind
 
 CALLBACK_PATH = "/link/oauth/callback"
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.caches import Caches
 from shared.connectors import ACTIONS
 from shared.connectors.catalog import Catalog
 from shared.errors import invalid, not_found
 from shared.events import definitions as event_definitions
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches
 from shared.tenancy import Tenant
 from shared.workflows import store
 from shared.workflows import templates as workflow_templates

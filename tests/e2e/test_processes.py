@@ -16,8 +16,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from shared.infra import redis_keys
-from shared.tokens import service as tokens
+from shared.infra import redis_keys, tokens
 from tests.helpers import TEST_ENCRYPTION_KEY, TEST_QUEUE, eventually
 from tests.processes import free_port, linkport_env, run, start, stop
 

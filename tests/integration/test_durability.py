@@ -13,7 +13,7 @@ from services.gateway.appkeys import RESOURCES
 from shared.executions import store as execution_store
 from shared.executions.service import run_execution
 from shared.infra import db
-from shared.infra.resources import outbound_client
+from shared.resources import outbound_client
 from tests.fakes import StartFake
 from tests.fakes.slow_app import SlowApp
 from tests.helpers import TEST_QUEUE, Api, eventually

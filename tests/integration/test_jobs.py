@@ -16,7 +16,7 @@ from shared.executions import fan_out
 from shared.infra import db
 from shared.infra import queue as jobs
 from shared.infra.queue import JobSpec, job_deserializer, job_serializer
-from shared.infra.resources import outbound_client
+from shared.resources import outbound_client
 from tests.fakes import StartFake
 from tests.fakes.slow_app import SlowApp
 from tests.helpers import TEST_QUEUE, Api, eventually

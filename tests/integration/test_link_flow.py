@@ -13,10 +13,9 @@ import pytest
 from services.gateway.appkeys import RESOURCES
 from shared.config import Settings
 from shared.connections.credentials import connection_binding
-from shared.infra import db, redis_keys
+from shared.infra import db, redis_keys, tokens
 from shared.infra.crypto import DecryptionFailed, Keyring, Sealed, generate_key
-from shared.tokens import service as tokens
-from shared.tokens.service import TokenKind
+from shared.infra.tokens import TokenKind
 from tests.helpers import Api, AppFactory, eventually
 from tests.link_browser import (
     EMR_LINK,

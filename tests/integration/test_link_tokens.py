@@ -9,11 +9,10 @@ from functools import partial
 from redis.asyncio import Redis
 
 from services.gateway.appkeys import RESOURCES
-from shared.infra import db, redis_keys
+from shared.grants.models import LinkGrant
+from shared.infra import db, redis_keys, tokens
+from shared.infra.tokens import TokenKind
 from shared.link.service import consume_link_token
-from shared.tokens import service as tokens
-from shared.tokens.models import LinkGrant
-from shared.tokens.service import TokenKind
 from tests.helpers import Api, AppFactory, eventually
 
 

@@ -9,9 +9,8 @@ from redis.asyncio import Redis
 from shared.clients import store as clients
 from shared.connections.models import ConnectionStatus
 from shared.connections.store import upsert_connection
-from shared.infra import db, redis_keys
-from shared.tokens import service as tokens
-from shared.tokens.service import TokenKind
+from shared.infra import db, redis_keys, tokens
+from shared.infra.tokens import TokenKind
 from tests.helpers import Api, AppFactory, eventually
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from shared.infra import tokens
 from shared.infra.logs import redact_secrets, scrub_secrets
-from shared.tokens import service as tokens
 
 API_KEY = tokens.mint(tokens.api_key_prefix("live"))
 LINK_TOKEN = tokens.mint("lt_")

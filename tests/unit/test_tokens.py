@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from shared.tokens import service as tokens
-from shared.tokens.service import ENVIRONMENTS, SECRET_PATTERN, TokenKind
+from shared.infra import tokens
+from shared.infra.tokens import SECRET_PATTERN, TokenKind
+from shared.tenancy import ENVIRONMENTS
 
 ISSUED_PREFIXES = [
     *(kind.value for kind in TokenKind),

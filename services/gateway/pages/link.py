@@ -10,11 +10,11 @@ from services.gateway.appkeys import RESOURCES
 from services.gateway.templating import render
 from shared.clients import service as client_settings
 from shared.connectors.catalog import App
-from shared.infra.resources import Resources
+from shared.grants.models import HostedSession
 from shared.link import flow as link_flow
 from shared.link.flow import FlowError, Outcome
 from shared.link.models import FlowErrorCode
-from shared.tokens.models import HostedSession
+from shared.resources import Resources
 
 COOKIE = "lp_link"
 _CSRF_FAILED = FlowError(

@@ -24,10 +24,9 @@ from shared.connectors.oauth import s256
 from shared.connectors.sandbox import store
 from shared.connectors.sandbox.schemas import SandboxFault, SandboxFaultRead
 from shared.errors import ApiError, ErrorCode, not_found
-from shared.infra import redis_keys
+from shared.infra import redis_keys, tokens
 from shared.infra.db import Pool
 from shared.tenancy import Tenant
-from shared.tokens import service as tokens
 
 SANDBOX_APP = "sandbox"
 GOOD_USERNAME = "user_good"

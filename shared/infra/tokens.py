@@ -12,11 +12,8 @@ import hmac
 import re
 import secrets
 from enum import StrEnum
-from typing import Literal
 
-Environment = Literal["test", "live"]
-ENVIRONMENTS: tuple[Environment, ...] = ("test", "live")
-
+from shared.tenancy import ENVIRONMENTS, Environment
 
 # The prefixes below are the only place each is written: SECRET_PATTERN and the tokens'
 # Redis key namespaces are derived from them.

@@ -9,8 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.tenancy import Tenant
-from shared.tokens.service import Environment
+from shared.tenancy import Environment, Tenant
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool
 
+from shared.caches import Caches
 from shared.config import Settings
 from shared.connectors.catalog import Catalog, load_catalog
 from shared.infra import db
 from shared.infra.crypto import Keyring
-from shared.infra.invalidation import Caches
 from shared.infra.outbound import OutboundClient
 from shared.infra.queue import job_deserializer, job_serializer
 

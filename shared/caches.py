@@ -23,8 +23,7 @@ from shared.clients.models import ClientSettings
 from shared.events.models import EventDefinition
 from shared.infra import redis_keys
 from shared.infra.cache import TtlCache
-from shared.tenancy import ServerPrincipal, Tenant
-from shared.tokens.service import Environment
+from shared.tenancy import Environment, ServerPrincipal, Tenant
 
 log = structlog.get_logger(logger_name=__name__)
 

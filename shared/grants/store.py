@@ -6,10 +6,9 @@ from typing import TypeVar
 
 from redis.asyncio import Redis
 
-from shared.infra import redis_keys
-from shared.tokens import service as tokens
-from shared.tokens.models import Grant
-from shared.tokens.service import TokenKind
+from shared.grants.models import Grant
+from shared.infra import redis_keys, tokens
+from shared.infra.tokens import TokenKind
 
 G = TypeVar("G", bound=Grant)
 
