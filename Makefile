@@ -9,7 +9,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: dev test lint install bench bench-smoke wrk
+.PHONY: dev test lint install bench bench-smoke wrk test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,13 +22,22 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/linkport dev
 
-test: $(STAMP)
+test: $(STAMP) test-deps
 	$(BIN)/pytest
+
+# What the tests need beyond Python packages: Debian's Chromium for the browser tests
+# (Playwright drives it; its own browser download cannot work offline). Installed here
+# when we may (root with apt-get), else the exact command is printed and nothing runs.
+test-deps:
+	@[ -n "$$LINKPORT_TEST_CHROMIUM" ] || command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; } || \
+	  { echo "the browser tests need Chromium: sudo apt-get install chromium (or set LINKPORT_TEST_CHROMIUM)"; exit 1; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # wrk drives the HTTP load; Debian packages it. Installed here when we may, else explained.
 wrk:

@@ -17,11 +17,10 @@ from shared.config import Settings
 from shared.connections.credentials import connection_binding
 from shared.events import store as events_store
 from shared.events.definitions import infer_schema
-from shared.infra import db, redis_keys
+from shared.grants.models import PublicGrant
+from shared.infra import db, redis_keys, tokens
 from shared.infra.crypto import Keyring
 from shared.tenancy import Tenant
-from shared.tokens import service as tokens
-from shared.tokens.models import PublicGrant
 
 ORG = "org_bench"
 EVENT = "contact.created"

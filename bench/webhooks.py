@@ -24,7 +24,7 @@ from bench.stack import Stack
 from shared.clients import store as clients_store
 from shared.infra import db
 from shared.infra.crypto import Keyring
-from shared.infra.resources import outbound_client
+from shared.resources import outbound_client
 from shared.tenancy import Tenant
 from shared.webhooks import service as webhooks
 from shared.webhooks.models import WebhookEventType

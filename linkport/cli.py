@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from shared.infra import db
 from shared.infra.crypto import EncryptionKeyError, Keyring
 from shared.infra.logs import configure_logging
 from shared.infra.migrate import migrate as apply_migrations
-from shared.tokens.service import ENVIRONMENTS
+from shared.tenancy import ENVIRONMENTS
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -79,6 +80,48 @@ def worker() -> None:
     settings = _settings()
     _require_keyring(settings)
     create_worker(settings).run()
+
+
+@main.command("worker-health")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="the worker's heartbeat file [LINKPORT_WORKER_HEARTBEAT_FILE]",
+)
+@click.option(
+    "--max-age",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="seconds after which a heartbeat is stale [LINKPORT_WORKER_HEARTBEAT_TTL]",
+)
+def worker_health(path: Path | None, max_age: float | None) -> None:
+    """Exit 0 if this container's worker can work, else 1 (a Kubernetes exec probe).
+
+    A worker rewrites its heartbeat file only when Postgres and Redis both answered it and
+    its poll loop is turning, so the check needs neither server: it reads a local file.
+    """
+    settings = Settings()
+    path = path or (
+        Path(settings.worker_heartbeat_file) if settings.worker_heartbeat_file else None
+    )
+    if path is None:
+        raise click.ClickException("no heartbeat file: LINKPORT_WORKER_HEARTBEAT_FILE is empty")
+    limit = max_age if max_age is not None else float(settings.worker_heartbeat_ttl)
+    try:
+        beat: dict[str, Any] = json.loads(path.read_bytes())
+        age = time.time() - float(beat["unix"])
+        healthy = age <= limit and all(beat.get(k) is True for k in ("postgres", "redis"))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        click.echo(f"unhealthy: no readable heartbeat at {path} ({type(exc).__name__})", err=True)
+        sys.exit(1)
+    if not healthy:
+        click.echo(
+            f"unhealthy: last heartbeat {age:.1f}s ago (limit {limit:g}s) at {path}", err=True
+        )
+        sys.exit(1)
+    click.echo(f"healthy: heartbeat {age:.1f}s ago (pid {beat.get('pid')})")
 
 
 @main.group()

@@ -24,10 +24,9 @@ from typing import Any
 from linkport.processes import LINKPORT, free_port, start, wait_for_port, wait_ready
 from shared.clients import store as clients_store
 from shared.config import Settings
-from shared.infra import db
+from shared.infra import db, tokens
 from shared.infra.crypto import generate_key
 from shared.infra.migrate import migrate
-from shared.tokens import service as tokens
 
 DEV_CLIENT_FILE = "dev-client.json"
 DEV_ENV_FILE = "dev.env"

@@ -131,6 +131,18 @@ class Settings(BaseSettings):
     worker_max_jobs: PositiveInt = 100
     worker_heartbeat_ttl: PositiveInt = 30
 
+    # Worker resilience: while Redis or Postgres does not answer, a worker stays up, backs off
+    # (from worker_backoff_initial seconds, doubling, to worker_backoff_max), takes no jobs it
+    # could not run, and lets its heartbeat go stale. Every worker_heartbeat_interval seconds
+    # it asks both (each within worker_dependency_timeout); when both answer it refreshes its
+    # Redis heartbeat and touches worker_heartbeat_file, which `linkport worker-health` (a
+    # Kubernetes exec probe) reads: older than worker_heartbeat_ttl is unhealthy. "" = no file.
+    worker_backoff_initial: float = Field(default=0.1, gt=0)
+    worker_backoff_max: float = Field(default=5.0, gt=0)
+    worker_heartbeat_interval: float = Field(default=5.0, gt=0)
+    worker_dependency_timeout: float = Field(default=2.0, gt=0)
+    worker_heartbeat_file: str = "/tmp/linkport-worker.heartbeat"  # noqa: S108 - one worker per container
+
     # Webhooks: seconds before each attempt (the first immediate; a delivery fails after the
     # last), each delay varied by ±jitter (a fraction); how long a rotated secret still signs
     # beside the new one; the time a receiver has to answer 2xx; deliveries in flight per

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 from uuid import UUID
 
-from shared.tokens.service import Environment
+Environment = Literal["test", "live"]
+ENVIRONMENTS: tuple[Environment, ...] = ("test", "live")
 
 
 @dataclass(frozen=True, slots=True)

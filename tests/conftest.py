@@ -1,8 +1,13 @@
-"""Test fixtures: a real PostgreSQL database and Redis db number per run, the gateway over HTTP.
+"""Fixtures every folder may use: a real PostgreSQL database and Redis db number per run,
+the gateway over HTTP, tenants, and fake third-party servers.
 
 Each run creates its own database on the server named by ``LINKPORT_TEST_ADMIN_URL``
 (default: the local server's ``test`` database) and claims a free Redis db number on
-``LINKPORT_TEST_REDIS_URL``; both are emptied between tests and released at the end.
+``LINKPORT_TEST_REDIS_URL``; both are released at the end. ``tests/integration`` and
+``tests/e2e`` empty them before each test (``clean_state``); ``tests/unit`` needs neither.
+
+Folders: ``unit/`` pure rules, ``integration/`` real Postgres + Redis with the gateway
+in-process, ``e2e/`` real processes and a real browser, ``fakes/`` fake third-party servers.
 """
 
 from __future__ import annotations
@@ -11,9 +16,8 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -26,26 +30,27 @@ from services.gateway.app import create_app
 from shared.clients import store as clients
 from shared.config import Settings
 from shared.infra import db
-from shared.infra.crypto import generate_key
 from shared.infra.logs import configure_logging
 from shared.infra.migrate import migrate
-from shared.tenancy import Tenant
-from tests.helpers import Api
+from shared.infra.outbound import OutboundClient, parse_networks
+from tests.fakes import FakeT, StartFake, serve
+from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.helpers import (
+    TEST_ENCRYPTION_KEY,
+    TEST_QUEUE,
+    Api,
+    AppFactory,
+    Client,
+    with_database,
+)
 from tests.processes import free_port
+from tests.webhook_fixtures import webhook_tenant
 
 LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379"
 _CLAIM_KEY = "linkport-test:claim:{}"
-TEST_ENCRYPTION_KEY = generate_key()
-# This run's own arq queue: a stray worker of another run can never take its jobs.
-TEST_QUEUE = f"linkport:test:{uuid.uuid4().hex[:12]}:queue"
 
 configure_logging("WARNING", json=True)
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
 
 
 def _listening(port: int) -> bool:
@@ -89,7 +94,7 @@ async def database_url(admin_url: str) -> AsyncIterator[str]:
     name = f"linkport_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(admin_url, name)
+    url = with_database(admin_url, name)
     try:
         await migrate(url)
         yield url
@@ -146,9 +151,9 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-@pytest.fixture(autouse=True)
-async def _clean_state(pool: db.Pool, redis_url: str) -> None:
-    """Every test starts with empty tables and an empty Redis db."""
+@pytest.fixture
+async def clean_state(pool: db.Pool, redis_url: str) -> None:
+    """Empty tables and an empty Redis db (autouse in integration/ and e2e/)."""
     await pool.execute(
         """TRUNCATE clients, environments, api_keys, orgs, linked_accounts, connections,
                     app_settings, sandbox_grants, sandbox_tokens, sandbox_calls, sandbox_contacts,
@@ -160,17 +165,12 @@ async def _clean_state(pool: db.Pool, redis_url: str) -> None:
     await client.aclose()
 
 
-AppFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
-
-
 @pytest.fixture
 async def make_client(settings: Settings) -> AsyncIterator[AppFactory]:
     """Start a gateway over real HTTP on loopback; keyword arguments override settings."""
-    started: list[TestClient[web.Request, web.Application]] = []
+    started: list[Client] = []
 
-    async def start(
-        app: web.Application | None = None, **overrides: Any
-    ) -> TestClient[web.Request, web.Application]:
+    async def start(app: web.Application | None = None, **overrides: Any) -> Client:
         port = free_port()  # known before start, so base_url (OAuth redirects) points here
         base_url = f"http://127.0.0.1:{port}"
         app = app or create_app(settings.model_copy(update={"base_url": base_url, **overrides}))
@@ -185,23 +185,59 @@ async def make_client(settings: Settings) -> AsyncIterator[AppFactory]:
 
 
 @pytest.fixture
-async def http(make_client: AppFactory) -> TestClient[web.Request, web.Application]:
+async def http(make_client: AppFactory) -> Client:
     """A gateway with the test settings."""
     return await make_client()
 
 
 @pytest.fixture
-async def acme(pool: db.Pool, http: TestClient[web.Request, web.Application]) -> Api:
+async def acme(pool: db.Pool, http: Client) -> Api:
     """A client (tenant) named Acme in the test environment, with a way to call the API as it."""
     issued = await clients.create_client(pool, name="Acme", environment="test")
     return await Api.for_credentials(http, pool, issued)
 
 
 @pytest.fixture
-async def globex(pool: db.Pool, http: TestClient[web.Request, web.Application]) -> Api:
+async def globex(pool: db.Pool, http: Client) -> Api:
     """A second, unrelated tenant."""
     issued = await clients.create_client(pool, name="Globex", environment="test")
     return await Api.for_credentials(http, pool, issued)
 
 
-__all__ = ["Api", "Tenant"]
+@pytest.fixture
+async def start_fake() -> AsyncIterator[StartFake]:
+    """Start fake third-party servers (tests/fakes) on loopback; they stop after the test."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(fake: FakeT) -> FakeT:
+            return await stack.enter_async_context(serve(fake))
+
+        yield start
+
+
+@pytest.fixture
+async def hooks(make_client: AppFactory, pool: db.Pool) -> Api:
+    """A tenant whose webhooks may reach loopback (fakes), retried on a short schedule."""
+    return await webhook_tenant(make_client, pool)
+
+
+@pytest.fixture
+async def receiver(start_fake: StartFake) -> WebhookReceiver:
+    """A client's webhook receiver on loopback (tests/fakes/webhook_receiver.py)."""
+    return await start_fake(WebhookReceiver())
+
+
+@pytest.fixture
+async def guarded() -> AsyncIterator[OutboundClient]:
+    """A client with no allow-list, as for any client-given URL in production."""
+    client = OutboundClient(allowed=(), timeout=1.0, max_bytes=100_000)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def loopback_allowed() -> AsyncIterator[OutboundClient]:
+    """A client whose operator allow-listed loopback (as tests do for local fakes)."""
+    client = OutboundClient(allowed=parse_networks("127.0.0.0/8"), timeout=1.0, max_bytes=100_000)
+    yield client
+    await client.close()

@@ -1,23 +1,38 @@
-"""Helpers tests share: calling the API as a tenant, polling with a deadline."""
+"""Helpers tests share: this run's constants, calling the API as a tenant, polling with a deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from shared.clients.models import IssuedCredentials
 from shared.infra import db
+from shared.infra.crypto import generate_key
 from shared.tenancy import Tenant
 
 T = TypeVar("T")
 AuthStyle = Literal["api_key", "secret", "bearer", "none"]
 Client = TestClient[web.Request, web.Application]
+# make_client (tests/conftest.py): start a gateway; keyword arguments override settings.
+AppFactory = Callable[..., Awaitable[Client]]
+
+TEST_ENCRYPTION_KEY = generate_key()
+# This run's own arq queue: a stray worker of another run can never take its jobs.
+TEST_QUEUE = f"linkport:test:{uuid.uuid4().hex[:12]}:queue"
+
+
+def with_database(url: str, name: str) -> str:
+    """``url`` naming the database ``name`` instead."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
 
 
 @dataclass

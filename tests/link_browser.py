@@ -1,4 +1,5 @@
-"""A minimal browser for the hosted Link flow: a cookie jar, manual redirects, form fields."""
+"""A minimal browser for the hosted Link flow (a cookie jar, manual redirects, form fields),
+and the flow's steps as an end user takes them with it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
+
+from tests.helpers import Api
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
@@ -70,3 +73,73 @@ class Browser:
             page = await self.get(page.location)
             limit -= 1
         return page
+
+
+EMR_LINK = {"user_id": "user_12345", "org_id": "org_67890"}
+
+
+async def link_token(api: Api, body: dict[str, object] | None = None) -> str:
+    reply = await api.call("POST", "/link/token/create", body or EMR_LINK, auth="secret")
+    assert reply.status == 200
+    token: str = reply.body["token"]
+    return token
+
+
+async def open_link(browser: Browser, token: str, **query: str) -> Page:
+    """Open the hosted page; returns the app picker (or whatever the session page shows)."""
+    extra = "".join(f"&{k}={v}" for k, v in query.items())
+    opened = await browser.get(f"/link?token={token}{extra}")
+    assert opened.status == 303, opened.text
+    assert opened.location is not None
+    assert opened.location.endswith("/link/session")
+    cookie = opened.set_cookie[0]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Path=/link" in cookie
+    return await browser.follow(opened)
+
+
+async def start_sandbox_oauth(browser: Browser, picker: Page) -> Page:
+    """Click Connect on the sandbox: lands on the sandbox's login page."""
+    csrf = picker.hidden_fields()["csrf"]
+    to_provider = await browser.post("/link/session/apps/sandbox", {"csrf": csrf})
+    assert to_provider.status == 303
+    assert to_provider.location is not None
+    assert "/sandbox/oauth/authorize?" in to_provider.location
+    query = to_provider.query
+    assert query["code_challenge_method"] == "S256"
+    assert len(query["code_challenge"]) == 43
+    assert len(query["state"]) >= 32
+    assert query["redirect_uri"].endswith("/link/oauth/callback")
+    login = await browser.get(to_provider.location)
+    assert login.status == 200
+    assert "user_good" in login.text
+    return login
+
+
+async def sign_in(
+    browser: Browser, login: Page, password: str = "pass_good", action: str = "approve"
+) -> Page:
+    """Submit the sandbox login form; returns the sandbox's answer (a redirect when it worked)."""
+    form = {
+        **login.hidden_fields(),
+        "username": "user_good",
+        "password": password,
+        "action": action,
+    }
+    return await browser.post("/sandbox/oauth/authorize", form)
+
+
+async def run_flow(browser: Browser, token: str) -> Page:
+    """The whole happy path: open, pick the sandbox, sign in; returns the final page."""
+    picker = await open_link(browser, token)
+    login = await start_sandbox_oauth(browser, picker)
+    back = await sign_in(browser, login)
+    assert back.status == 303
+    return await browser.follow(back)
+
+
+def shown_public_token(page: Page) -> str:
+    match = re.search(r'id="public-token">(pt_[A-Za-z0-9_-]+)<', page.text)
+    assert match, page.text
+    return match.group(1)

@@ -1,5 +1,5 @@
-"""Arranging app events and workflows for tests: a running worker, a sandbox connection,
-an event definition, a workflow and a config that enables it."""
+"""Arranging app events and workflows for tests: a sandbox connection, an event definition,
+a workflow and a config that enables it; and the worker, in burst mode or running."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from arq import Worker
 from services.gateway.appkeys import RESOURCES
 from shared.config import Settings
 from tests.helpers import Api, eventually
-from tests.link_browser import Browser
-from tests.test_link_flow import link_token, run_flow, shown_public_token
+from tests.link_browser import Browser, link_token, run_flow, shown_public_token
 
 CONTACT_SAMPLE = {"email": "ada@example.com", "first": "Ada", "last": "Lovelace", "vip": False}
 CREATE_CONTACT_WORKFLOW: dict[str, Any] = {
@@ -51,9 +50,31 @@ def worker_settings(api: Api, **overrides: Any) -> Settings:
     return type(base)(**{**base.model_dump(), **fast, **overrides})
 
 
+JobCounts = tuple[int, int, int]
+
+
+async def run_queued(settings: Settings, *, timeout: float = 30) -> JobCounts:
+    """Run what is queued with an arq worker in burst mode, and what those jobs enqueue
+    (retries at their time included), then stop: ``(complete, failed, retried)`` as arq
+    counts its jobs.
+
+    The burst has no cron jobs: the sweeper runs every second and enqueues its next run, so
+    the queue would never empty. A test about the sweeper uses ``running_worker``.
+    """
+    from workers.worker import create_worker
+
+    worker = create_worker(settings, burst=True, handle_signals=False, cron_jobs=[])
+    try:
+        await asyncio.wait_for(worker.main(), timeout=timeout)
+    finally:
+        await worker.close()
+    return worker.jobs_complete, worker.jobs_failed, worker.jobs_retried
+
+
 @contextlib.asynccontextmanager
 async def running_worker(settings: Settings) -> AsyncIterator[Worker]:
-    """An arq worker running in this event loop (cron sweeper included) until the block ends."""
+    """An arq worker running in this event loop (cron sweeper included) until the block ends:
+    for tests about a live worker; ``run_queued`` is the way to run what a test enqueued."""
     from workers.worker import create_worker
 
     worker = create_worker(settings, handle_signals=False)
@@ -115,11 +136,12 @@ async def enable(
     return config_id
 
 
-async def arranged(api: Api) -> tuple[str, str]:
-    """A sandbox connection for user_12345 with the create-contact workflow enabled: (connection, workflow)."""
+async def arranged(api: Api, workflow: dict[str, Any] | None = None) -> tuple[str, str]:
+    """A sandbox connection for user_12345 with a workflow (the create-contact one unless
+    given) enabled on contact.created: (connection id, workflow id)."""
     connection_id = await connect_sandbox(api)
     await define_contact_event(api)
-    workflow_id = await create_workflow(api)
+    workflow_id = await create_workflow(api, workflow)
     await enable(api, "user_12345", workflow_id)
     return connection_id, workflow_id
 
@@ -141,18 +163,19 @@ async def send(api: Api, payload: dict[str, Any] | None = None, key: str | None 
     return event_id
 
 
+async def event_executions(api: Api, event_id: str) -> list[dict[str, Any]]:
+    """The event's executions, as the API shows them."""
+    event = await api.call("GET", f"/v1/events/{event_id}")
+    found: list[dict[str, Any]] = event.body["executions"]
+    return found
+
+
 async def finished_executions(
     api: Api, event_id: str, count: int = 1, timeout: float = 15
 ) -> list[dict[str, Any]]:
-    """Poll the event until ``count`` executions reached a final state."""
-
-    async def executions() -> list[dict[str, Any]]:
-        event = await api.call("GET", f"/v1/events/{event_id}")
-        found: list[dict[str, Any]] = event.body["executions"]
-        return found
-
+    """Poll the event until ``count`` executions reached a final state (a running worker's)."""
     return await eventually(
-        executions,
+        lambda: event_executions(api, event_id),
         lambda found: (
             len(found) == count
             and all(e["status"] in ("succeeded", "failed", "needs_reauth") for e in found)

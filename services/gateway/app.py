@@ -11,9 +11,9 @@ from aiohttp import web
 from services.gateway.appkeys import RESOURCES, SETTINGS
 from services.gateway.middlewares import request_context
 from services.gateway.routes import setup_routes
+from shared import caches as invalidation
 from shared.config import Settings
-from shared.infra import invalidation
-from shared.infra.resources import open_resources
+from shared.resources import open_resources
 
 
 async def resources_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from shared.config import Settings
-from shared.infra.resources import Resources
+from shared.resources import Resources
 
 SETTINGS = web.AppKey("settings", Settings)
 RESOURCES = web.AppKey("resources", Resources)

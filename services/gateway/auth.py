@@ -6,10 +6,10 @@ from aiohttp import web
 
 from shared.clients import api_keys
 from shared.errors import ApiError, ErrorCode
-from shared.infra.resources import Resources
+from shared.infra.tokens import TokenKind
+from shared.resources import Resources
 from shared.sessions import service as session_tokens
 from shared.tenancy import Principal
-from shared.tokens.service import TokenKind
 
 _MISSING = (
     "missing credentials: send the client_id and client_secret headers, an X-API-Key header, "

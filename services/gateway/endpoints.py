@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from services.gateway import auth
 from services.gateway.appkeys import RESOURCES
 from shared.errors import ApiError, ErrorCode, invalid, not_found
-from shared.infra.resources import Resources
+from shared.resources import Resources
 from shared.schemas import ResponseModel
 from shared.tenancy import Principal, ServerPrincipal, SessionPrincipal, Tenant
 
@@ -67,6 +67,29 @@ class Call:
         """The server principal (only on ``Access.SERVER`` endpoints)."""
         assert isinstance(self.principal, ServerPrincipal)
         return self.principal
+
+    # One rule, applied by the three methods below: a session token may act only for its own
+    # linked account (whatever the request names); server credentials may act for any.
+
+    def account_scope(self, named: str | None = None) -> str | None:
+        """The linked account this call is limited to (None: every account)."""
+        if isinstance(self.principal, SessionPrincipal):
+            return self.principal.linked_account_id
+        return named
+
+    def may_act_for(self, linked_account_id: str) -> bool:
+        """Whether this call may see or change what belongs to that linked account."""
+        scope = self.account_scope()
+        return scope is None or scope == linked_account_id
+
+    def acting_account(self, named: str | None) -> str:
+        """The one linked account this call acts for; a 422 when a server names none."""
+        account = self.account_scope(named)
+        if account is None:
+            raise invalid(
+                "linked_account_id", "linked_account_id: required with server credentials"
+            )
+        return account
 
     def page_limit(self, requested: int | None) -> int:
         """The page size to use: the default when unset, a 422 above the maximum."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Self
 
@@ -41,7 +42,7 @@ class LinkedAccountRead(ResponseModel):
     @classmethod
     def of(cls, account: LinkedAccount) -> Self:
         """The API shape of an account."""
-        return cls(**_account_fields(account))
+        return cls.model_validate(account, from_attributes=True)
 
 
 class LinkedAccountSaved(LinkedAccountRead):
@@ -52,18 +53,7 @@ class LinkedAccountSaved(LinkedAccountRead):
     @classmethod
     def of_saved(cls, account: LinkedAccount, *, created: bool) -> Self:
         """The API shape of a saved account."""
-        return cls(**_account_fields(account), created=created)
-
-
-def _account_fields(account: LinkedAccount) -> dict[str, Any]:
-    return {
-        "linked_account_id": account.linked_account_id,
-        "name": account.name,
-        "metadata": account.metadata,
-        "org_id": account.org_id,
-        "created_at": account.created_at,
-        "updated_at": account.updated_at,
-    }
+        return cls.model_validate({**asdict(account), "created": created})
 
 
 class OrgRead(ResponseModel):
@@ -78,10 +68,4 @@ class OrgRead(ResponseModel):
     @classmethod
     def of(cls, org: Org) -> Self:
         """The API shape of an org."""
-        return cls(
-            org_id=org.org_id,
-            emr_name=org.emr_name,
-            emr_instance_domain=org.emr_instance_domain,
-            created_at=org.created_at,
-            updated_at=org.updated_at,
-        )
+        return cls.model_validate(org, from_attributes=True)

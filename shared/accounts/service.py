@@ -12,14 +12,14 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from shared import caches as invalidation
 from shared.accounts import store
 from shared.accounts.models import AccountFacts, LinkedAccount, Org
+from shared.caches import Caches, Invalidation
 from shared.errors import not_found
-from shared.infra import invalidation
+from shared.grants.models import Grant
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches, Invalidation
 from shared.tenancy import Tenant
-from shared.tokens.models import Grant
 
 
 async def ensure_account(

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.accounts.models import AccountFacts, LinkedAccount, Org
 from shared.infra.db import Pool, Record
-from shared.infra.pagination import decode_cursor, encode_cursor
+from shared.infra.pagination import decode_cursor, page
 from shared.tenancy import Tenant
 
 # The org is created in the same statement when new (and never overwritten when it exists).
@@ -159,9 +159,7 @@ async def list_accounts(
         org_id,
         limit + 1,
     )
-    items = [_account(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    return items, encode_cursor(items[-1].linked_account_id) if more else None
+    return page([_account(r) for r in rows], limit=limit, key=lambda a: a.linked_account_id)
 
 
 async def delete_account(pool: Pool, *, tenant: Tenant, linked_account_id: str) -> bool:
@@ -219,8 +217,7 @@ async def list_orgs(
         decode_cursor(cursor),
         limit + 1,
     )
-    items = [_org(r) for r in rows[:limit]]
-    return items, encode_cursor(items[-1].org_id) if len(rows) > limit else None
+    return page([_org(r) for r in rows], limit=limit, key=lambda o: o.org_id)
 
 
 def _org(row: Record) -> Org:

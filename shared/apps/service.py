@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shared.apps import store as app_settings
+from shared.apps.models import AppSettings
 from shared.apps.schemas import AppConnection, AppField, AppRead, AppUpdate
-from shared.apps.store import AppSettingsRow
 from shared.config import Settings
 from shared.connections import store as connection_store
 from shared.connectors.catalog import App, Catalog
@@ -15,7 +15,7 @@ from shared.infra.db import Pool
 from shared.tenancy import Tenant
 
 
-def is_enabled(app: App, row: AppSettingsRow | None, tenant: Tenant) -> bool:
+def is_enabled(app: App, row: AppSettings | None, tenant: Tenant) -> bool:
     """A settings row decides; without one, the catalog's default for the environment."""
     return row.enabled if row is not None else tenant.environment in app.default_enabled
 
@@ -25,7 +25,7 @@ def _seal_binding(tenant: Tenant, slug: str) -> str:
 
 
 def _read(
-    app: App, row: AppSettingsRow | None, tenant: Tenant, connection: AppConnection | None
+    app: App, row: AppSettings | None, tenant: Tenant, connection: AppConnection | None
 ) -> AppRead:
     return AppRead(
         slug=app.slug,

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from shared.apps.models import AppSettings
 from shared.infra.crypto import Sealed
 from shared.infra.db import Pool, Record
 from shared.tenancy import Tenant
 
 
-@dataclass(frozen=True, slots=True)
-class AppSettingsRow:
-    """One app's settings row (absent rows mean: the catalog's defaults)."""
-
-    app: str
-    enabled: bool
-    oauth_client_id: str | None
-    oauth_client_secret: Sealed | None
-    scopes: list[str] | None
-
-
-def _row(record: Record) -> AppSettingsRow:
+def _settings(record: Record) -> AppSettings:
     sealed = None
     if record["oauth_client_secret"] is not None:
         sealed = Sealed(
@@ -29,19 +17,17 @@ def _row(record: Record) -> AppSettingsRow:
             record["oauth_key_id"],
         )
     scopes = list(record["scopes"]) if record["scopes"] is not None else None
-    return AppSettingsRow(
-        record["app"], record["enabled"], record["oauth_client_id"], sealed, scopes
-    )
+    return AppSettings(record["app"], record["enabled"], record["oauth_client_id"], sealed, scopes)
 
 
-async def all_settings(pool: Pool, *, tenant: Tenant) -> dict[str, AppSettingsRow]:
-    """Every app settings row of the tenant, by app slug."""
+async def all_settings(pool: Pool, *, tenant: Tenant) -> dict[str, AppSettings]:
+    """Every app's settings the tenant saved, by app slug."""
     rows = await pool.fetch(
         "SELECT * FROM app_settings WHERE client_id = $1 AND environment = $2",
         tenant.client_id,
         tenant.environment,
     )
-    return {r["app"]: _row(r) for r in rows}
+    return {r["app"]: _settings(r) for r in rows}
 
 
 async def save_settings(
@@ -53,8 +39,8 @@ async def save_settings(
     oauth_client_id: str | None,
     oauth_client_secret: Sealed | None,
     scopes: list[str] | None,
-) -> AppSettingsRow:
-    """Write one app's settings row whole."""
+) -> AppSettings:
+    """Write one app's settings whole."""
     secret = oauth_client_secret
     row = await pool.fetchrow(
         """INSERT INTO app_settings (client_id, environment, app, enabled, oauth_client_id,
@@ -80,4 +66,4 @@ async def save_settings(
         scopes,
     )
     assert row is not None
-    return _row(row)
+    return _settings(row)

@@ -10,14 +10,14 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 
+from shared import caches as invalidation
+from shared.caches import Caches, Invalidation
 from shared.clients import store
 from shared.clients.models import ApiKey
 from shared.errors import not_found
-from shared.infra import invalidation
+from shared.infra import tokens
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches, Invalidation
 from shared.tenancy import ServerPrincipal, Tenant
-from shared.tokens import service as tokens
 
 
 async def authenticate_client_secret(

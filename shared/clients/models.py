@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from shared.tokens.service import Environment
+from shared.tenancy import Environment
 
 
 class KeyKind(StrEnum):

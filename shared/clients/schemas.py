@@ -9,7 +9,7 @@ from pydantic import Field
 
 from shared.clients.models import ApiKey, ClientSettings
 from shared.schemas import Color, HttpUrl, Name, RequestModel, ResponseModel
-from shared.tokens.service import Environment
+from shared.tenancy import Environment
 
 
 class ClientSettingsRead(ResponseModel):

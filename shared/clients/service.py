@@ -7,12 +7,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 
+from shared import caches as invalidation
+from shared.caches import Caches, Invalidation
 from shared.clients import store
 from shared.clients.models import ClientSettings
 from shared.errors import ApiError, ErrorCode
-from shared.infra import invalidation
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches, Invalidation
 from shared.tenancy import Tenant
 
 

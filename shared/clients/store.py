@@ -7,10 +7,9 @@ from typing import Any
 from uuid import UUID
 
 from shared.clients.models import ApiKey, ClientSettings, IssuedCredentials, KeyKind
+from shared.infra import tokens
 from shared.infra.db import AnyConnection, Pool, Record
-from shared.tenancy import ServerPrincipal, Tenant
-from shared.tokens import service as tokens
-from shared.tokens.service import ENVIRONMENTS, Environment
+from shared.tenancy import ENVIRONMENTS, Environment, ServerPrincipal, Tenant
 
 
 async def create_client(pool: Pool, *, name: str, environment: Environment) -> IssuedCredentials:

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from shared.configs.models import Config
 from shared.schemas import ExternalId, RequestModel, ResponseModel, Slug
+from shared.workflows.models import Workflow
 
 
 class ConfigFind(RequestModel):
@@ -35,6 +37,16 @@ class ConfigWorkflow(ResponseModel):
     enabled: bool
     fields: list[dict[str, Any]]
 
+    @classmethod
+    def of(cls, workflow: Workflow, *, enabled: bool) -> ConfigWorkflow:
+        """A workflow as the config form shows it."""
+        return cls(
+            id=str(workflow.id),
+            name=workflow.name,
+            enabled=enabled,
+            fields=workflow.definition.to_stored()["fields"],
+        )
+
 
 class ConfigRead(ResponseModel):
     """A config with what a frontend needs to render and save it."""
@@ -48,3 +60,19 @@ class ConfigRead(ResponseModel):
     workflows: list[ConfigWorkflow]
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, config: Config, workflows: list[Workflow]) -> ConfigRead:
+        """A config, with its app's workflows, as the API shows it."""
+        enabled = set(config.enabled_workflows)
+        return cls(
+            id=str(config.id),
+            linked_account_id=config.linked_account_id,
+            app=config.app,
+            config_id=config.config_id,
+            fields=config.field_values,
+            enabled_workflows=sorted(str(w) for w in enabled),
+            workflows=[ConfigWorkflow.of(w, enabled=w.id in enabled) for w in workflows],
+            created_at=config.created_at,
+            updated_at=config.updated_at,
+        )

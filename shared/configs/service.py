@@ -6,131 +6,129 @@ import uuid
 from typing import Any
 
 from shared.accounts import service as accounts
+from shared.caches import Caches
+from shared.configs import store
+from shared.configs.models import Config
 from shared.configs.schemas import ConfigRead, ConfigUpdate
+from shared.connectors.catalog import Catalog
 from shared.errors import invalid, not_found
-from shared.infra.db import Record
-from shared.infra.resources import Resources
+from shared.infra.db import Pool
 from shared.tenancy import Tenant
-from shared.workflows import store
+from shared.workflows import store as workflow_store
 from shared.workflows.service import field_value_problem
 
 
-async def _read(res: Resources, tenant: Tenant, row: Record) -> ConfigRead:
-    workflows = await store.list_workflows(res.pool, tenant=tenant, app=row["app"])
-    return store.config_read(row, workflows)
+async def _read(pool: Pool, tenant: Tenant, config: Config) -> ConfigRead:
+    workflows = await workflow_store.list_workflows(pool, tenant=tenant, app=config.app)
+    return ConfigRead.of(config, workflows)
 
 
 async def find_or_create(
-    res: Resources, *, tenant: Tenant, linked_account_id: str, app: str, config_id: str | None
+    *,
+    pool: Pool,
+    caches: Caches,
+    catalog: Catalog,
+    tenant: Tenant,
+    linked_account_id: str,
+    app: str,
+    config_id: str | None,
 ) -> tuple[ConfigRead, bool]:
     """The account's config for the app (``config_id`` default "default"), created when new."""
-    if app not in res.catalog:
+    if app not in catalog:
         raise invalid("app", f"app: unknown app {app!r}")
     await accounts.require_account(
-        pool=res.pool, caches=res.caches, tenant=tenant, linked_account_id=linked_account_id
+        pool=pool, caches=caches, tenant=tenant, linked_account_id=linked_account_id
     )
-    row, created = await store.find_or_create_config(
-        res.pool,
+    config, created = await store.find_or_create_config(
+        pool,
         tenant=tenant,
         linked_account_id=linked_account_id,
         app=app,
         config_id=config_id or "default",
     )
-    return await _read(res, tenant, row), created
+    return await _read(pool, tenant, config), created
 
 
 async def _own(
-    res: Resources, *, tenant: Tenant, config_uuid: str, linked_account_id: str | None
-) -> Record:
-    try:
-        parsed = uuid.UUID(config_uuid)
-    except ValueError:
-        raise not_found("config") from None
-    row = await store.get_config(res.pool, tenant=tenant, config_uuid=parsed)
-    if row is None or (
-        linked_account_id is not None and row["linked_account_id"] != linked_account_id
-    ):
+    pool: Pool, *, tenant: Tenant, config_uuid: uuid.UUID, linked_account_id: str | None
+) -> Config:
+    config = await store.get_config(pool, tenant=tenant, config_uuid=config_uuid)
+    if config is None or linked_account_id not in (None, config.linked_account_id):
         raise not_found("config")
-    return row
+    return config
 
 
 async def get(
-    res: Resources, *, tenant: Tenant, config_uuid: str, linked_account_id: str | None
+    *, pool: Pool, tenant: Tenant, config_uuid: uuid.UUID, linked_account_id: str | None
 ) -> ConfigRead:
-    """A config (a session may read only its own account's)."""
-    return await _read(
-        res,
-        tenant,
-        await _own(
-            res, tenant=tenant, config_uuid=config_uuid, linked_account_id=linked_account_id
-        ),
+    """A config (limited to ``linked_account_id``'s when one is given)."""
+    config = await _own(
+        pool, tenant=tenant, config_uuid=config_uuid, linked_account_id=linked_account_id
     )
+    return await _read(pool, tenant, config)
 
 
 async def update(
-    res: Resources,
     *,
+    pool: Pool,
     tenant: Tenant,
-    config_uuid: str,
+    config_uuid: uuid.UUID,
     linked_account_id: str | None,
     body: ConfigUpdate,
 ) -> ConfigRead:
     """Save field values and enabled workflows, checked against the app's workflows' fields."""
-    row = await _own(
-        res, tenant=tenant, config_uuid=config_uuid, linked_account_id=linked_account_id
+    config = await _own(
+        pool, tenant=tenant, config_uuid=config_uuid, linked_account_id=linked_account_id
     )
     workflows = {
-        w.id: w for w in await store.list_workflows(res.pool, tenant=tenant, app=row["app"])
+        str(w.id): w
+        for w in await workflow_store.list_workflows(pool, tenant=tenant, app=config.app)
     }
-    values: dict[str, Any] = body.fields if body.fields is not None else row["field_values"]
+    values: dict[str, Any] = body.fields if body.fields is not None else config.field_values
     enabled = (
         body.enabled_workflows
         if body.enabled_workflows is not None
-        else [str(w) for w in row["enabled_workflows"]]
+        else [str(w) for w in config.enabled_workflows]
     )
     for i, workflow_id in enumerate(enabled):
         if workflow_id not in workflows:
             raise invalid(
                 f"enabled_workflows.{i}",
-                f"enabled_workflows.{i}: no workflow {workflow_id} for {row['app']}",
+                f"enabled_workflows.{i}: no workflow {workflow_id} for {config.app}",
             )
-    specs: dict[str, dict[str, Any]] = {f["key"]: f for w in workflows.values() for f in w.fields}
+    specs = {f.key: f for w in workflows.values() for f in w.definition.fields}
     for key, value in values.items():
         spec = specs.get(key)
         if spec is None:
             raise invalid(
-                f"fields.{key}", f"fields.{key}: no workflow of {row['app']} has this field"
+                f"fields.{key}", f"fields.{key}: no workflow of {config.app} has this field"
             )
         problem = field_value_problem(spec, value)
         if problem:
             raise invalid(f"fields.{key}", f"fields.{key}: {problem}")
     for workflow_id in enabled:
-        for spec in workflows[workflow_id].fields:
-            if (
-                spec.get("required")
-                and values.get(spec["key"]) is None
-                and spec.get("default") is None
-            ):
+        for spec in workflows[workflow_id].definition.fields:
+            if spec.required and values.get(spec.key) is None and spec.default is None:
                 raise invalid(
-                    f"fields.{spec['key']}",
-                    f"fields.{spec['key']}: required by workflow {workflows[workflow_id].name!r}",
+                    f"fields.{spec.key}",
+                    f"fields.{spec.key}: required by workflow {workflows[workflow_id].name!r}",
                 )
     updated = await store.update_config(
-        res.pool,
+        pool,
         tenant=tenant,
-        config_uuid=row["id"],
+        config_uuid=config.id,
         field_values=values,
         enabled=[uuid.UUID(w) for w in enabled],
     )
     assert updated is not None
-    return store.config_read(updated, list(workflows.values()))
+    return ConfigRead.of(updated, list(workflows.values()))
 
 
 async def delete(
-    res: Resources, *, tenant: Tenant, config_uuid: str, linked_account_id: str | None
+    *, pool: Pool, tenant: Tenant, config_uuid: uuid.UUID, linked_account_id: str | None
 ) -> None:
-    """Delete a config (a session only its own account's)."""
-    row = await _own(
-        res, tenant=tenant, config_uuid=config_uuid, linked_account_id=linked_account_id
+    """Delete a config (limited to ``linked_account_id``'s when one is given)."""
+    config = await _own(
+        pool, tenant=tenant, config_uuid=config_uuid, linked_account_id=linked_account_id
     )
-    await store.delete_config(res.pool, tenant=tenant, config_uuid=row["id"])
+    await store.delete_config(pool, tenant=tenant, config_uuid=config.id)

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from shared.connections.models import Connection, ConnectionStatus, StoredConnection
 from shared.infra.crypto import Sealed
 from shared.infra.db import Pool
-from shared.infra.pagination import decode_uuid_cursor, encode_cursor
+from shared.infra.pagination import decode_uuid_cursor, page
 from shared.tenancy import Tenant
 
 
@@ -62,8 +62,7 @@ async def list_connections(
         status,
         limit + 1,
     )
-    items = [_connection(r) for r in rows[:limit]]
-    return items, encode_cursor(str(items[-1].id)) if len(rows) > limit else None
+    return page([_connection(r) for r in rows], limit=limit, key=lambda c: c.id)
 
 
 class Row(Protocol):

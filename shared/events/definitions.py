@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema_rs
+from redis.asyncio import Redis
 
+from shared import caches as invalidation
+from shared.caches import Caches, Invalidation
 from shared.errors import invalid, not_found
 from shared.events import store
-from shared.events.store import Definition
-from shared.infra import invalidation
-from shared.infra.invalidation import Invalidation
-from shared.infra.resources import Resources
+from shared.events.models import EventDefinition
+from shared.infra.db import Pool
 from shared.tenancy import Tenant
 
 _VALIDATORS: dict[tuple[Any, ...], jsonschema_rs.Draft202012Validator] = {}
@@ -46,13 +47,15 @@ def infer_schema(sample: Any) -> dict[str, Any]:
 
 
 async def save_definition(
-    res: Resources,
     *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
     tenant: Tenant,
     name: str,
     schema: dict[str, Any] | None,
     sample: dict[str, Any] | None,
-) -> tuple[Definition, bool]:
+) -> tuple[EventDefinition, bool]:
     """Store a new version unless the schema is the same as the latest: (definition, changed)."""
     if schema is None:
         assert sample is not None
@@ -64,13 +67,13 @@ async def save_definition(
         except jsonschema_rs.ValidationError as exc:
             reason = str(exc).splitlines()[0]
             raise invalid("schema", f"schema: not a valid JSON Schema ({reason})") from None
-    latest = await store.latest_definition(res.pool, tenant=tenant, name=name)
+    latest = await store.latest_definition(pool, tenant=tenant, name=name)
     if latest is not None and latest.schema == schema:
         return latest, False
-    added = await store.add_definition_version(res.pool, tenant=tenant, name=name, schema=schema)
+    added = await store.add_definition_version(pool, tenant=tenant, name=name, schema=schema)
     await invalidation.publish(
-        res.redis,
-        res.caches,
+        redis,
+        caches,
         Invalidation(
             kind="definition", client_id=tenant.client_id, environment=tenant.environment, name=name
         ),
@@ -78,16 +81,18 @@ async def save_definition(
     return added, True
 
 
-async def latest(res: Resources, *, tenant: Tenant, name: str, field: str = "event") -> Definition:
+async def latest(
+    *, pool: Pool, caches: Caches, tenant: Tenant, name: str, field: str = "event"
+) -> EventDefinition:
     """The newest version (cached; a new version evicts it on every gateway), or a 404
     naming ``field``."""
     key = (tenant.client_id, tenant.environment, name)
-    found = res.caches.definitions.get(key)
+    found = caches.definitions.get(key)
     if found is None:
-        found = await store.latest_definition(res.pool, tenant=tenant, name=name)
+        found = await store.latest_definition(pool, tenant=tenant, name=name)
         if found is None:
             raise not_found(f"event definition {name!r}", field=field)
-        res.caches.definitions.put(key, found)
+        caches.definitions.put(key, found)
     return found
 
 
@@ -95,7 +100,9 @@ def _path(parts: Any) -> str:
     return ".".join(["payload", *(str(p) for p in parts)])
 
 
-def payload_problem(tenant: Tenant, definition: Definition, payload: Any) -> tuple[str, str] | None:
+def payload_problem(
+    tenant: Tenant, definition: EventDefinition, payload: Any
+) -> tuple[str, str] | None:
     """(path, message) of the first way the payload breaks the schema, or None when it fits."""
     key = (tenant.client_id, tenant.environment, definition.name, definition.version)
     validator = _VALIDATORS.get(key)

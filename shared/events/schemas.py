@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
+from shared.events.models import Event, EventDefinition, EventStatus
 from shared.schemas import ExternalId, RequestModel, ResponseModel
 
 EventName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
@@ -41,6 +42,17 @@ class EventDefinitionRead(ResponseModel):
     created_at: datetime
     changed: bool = Field(default=True, description="false when the same schema was posted again")
 
+    @classmethod
+    def of(cls, definition: EventDefinition, *, changed: bool = True) -> EventDefinitionRead:
+        """A stored version as the API shows it."""
+        return cls(
+            name=definition.name,
+            version=definition.version,
+            schema_=definition.schema,
+            created_at=definition.created_at,
+            changed=changed,
+        )
+
 
 class EventCreate(RequestModel):
     """An app event from your backend."""
@@ -63,14 +75,17 @@ class EventBatchCreate(RequestModel):
     events: Annotated[list[BatchEventCreate], Field(min_length=1, max_length=BATCH_LIMIT)]
 
 
-EventStatus = Literal["pending", "fanned_out"]
+# models.EventStatus's values, as a Literal so that /openapi.json stays as it was (the enum
+# would add a named component).
+EventStatusValue = Literal["pending", "fanned_out"]
+assert set(get_args(EventStatusValue)) == set(EventStatus)
 
 
 class EventAccepted(ResponseModel):
     """The event is durable; its workflows run asynchronously."""
 
     event_id: str
-    status: EventStatus
+    status: EventStatusValue
 
 
 class EventBatchAccepted(ResponseModel):
@@ -96,6 +111,21 @@ class EventRead(ResponseModel):
     linked_account_id: str
     config_id: str | None
     payload: dict[str, Any]
-    status: EventStatus
+    status: EventStatusValue
     created_at: datetime
     executions: list[ExecutionSummary]
+
+    @classmethod
+    def of(cls, event: Event, executions: list[ExecutionSummary]) -> EventRead:
+        """A stored event, with the executions it started, as the API shows it."""
+        return cls(
+            id=str(event.id),
+            event=event.name,
+            definition_version=event.definition_version,
+            linked_account_id=event.linked_account_id,
+            config_id=event.config_id,
+            payload=event.payload,
+            status=event.status,
+            created_at=event.created_at,
+            executions=executions,
+        )

@@ -7,15 +7,17 @@ import os
 import uuid
 
 import orjson
+from arq.connections import ArqRedis
 
 from shared.accounts import service as accounts
+from shared.caches import Caches
 from shared.errors import ApiError, ErrorCode, invalid, not_found
 from shared.events import definitions as event_definitions
 from shared.events import store
+from shared.events.models import EventDefinition, EventStatus, NewEvent
 from shared.events.schemas import BatchEventCreate, EventAccepted, EventBatchAccepted, EventCreate
-from shared.events.store import Definition, NewEvent
 from shared.infra import queue as jobs
-from shared.infra.resources import Resources
+from shared.infra.db import Pool
 from shared.tenancy import Tenant
 from shared.webhooks import service as webhooks
 
@@ -47,9 +49,9 @@ class _Checker:
     """Checks events against their definitions and accounts, looking each name and account up
     once: a batch of a thousand events usually names a few."""
 
-    def __init__(self, res: Resources, tenant: Tenant) -> None:
-        self._res, self._tenant = res, tenant
-        self._definitions: dict[str, Definition] = {}
+    def __init__(self, *, pool: Pool, caches: Caches, tenant: Tenant) -> None:
+        self._pool, self._caches, self._tenant = pool, caches, tenant
+        self._definitions: dict[str, EventDefinition] = {}
         self._accounts: set[str] = set()
 
     async def check(
@@ -61,8 +63,8 @@ class _Checker:
             return await self._check(body, event_id=event_id, key=key, prefix=prefix)
         except ApiError as exc:
             await webhooks.notify_event_rejected(
-                pool=self._res.pool,
-                redis=self._res.redis,
+                pool=self._pool,
+                redis=None,
                 tenant=self._tenant,
                 event=body.event,
                 linked_account_id=body.linked_account_id,
@@ -76,12 +78,16 @@ class _Checker:
         definition = self._definitions.get(body.event)
         if definition is None:
             definition = self._definitions[body.event] = await event_definitions.latest(
-                self._res, tenant=self._tenant, name=body.event, field=f"{prefix}event"
+                pool=self._pool,
+                caches=self._caches,
+                tenant=self._tenant,
+                name=body.event,
+                field=f"{prefix}event",
             )
         if body.linked_account_id not in self._accounts:
             found = await accounts.find_account(
-                pool=self._res.pool,
-                caches=self._res.caches,
+                pool=self._pool,
+                caches=self._caches,
                 tenant=self._tenant,
                 linked_account_id=body.linked_account_id,
             )
@@ -105,42 +111,49 @@ class _Checker:
 
 
 async def ingest(
-    res: Resources, *, tenant: Tenant, body: EventCreate, idempotency_key: str | None
+    *,
+    pool: Pool,
+    redis: ArqRedis,
+    caches: Caches,
+    tenant: Tenant,
+    body: EventCreate,
+    idempotency_key: str | None,
 ) -> tuple[EventAccepted, bool]:
     """Store one event (durable before the reply) and enqueue its fan-out: (reply, created)."""
-    event = await _Checker(res, tenant).check(
+    event = await _Checker(pool=pool, caches=caches, tenant=tenant).check(
         body, event_id=uuid.uuid4(), key=idempotency_key, prefix=""
     )
-    event_id, stored_hash, created = await store.insert_event(res.pool, tenant=tenant, event=event)
-    if not created and stored_hash != event.request_hash:
+    stored = await store.insert_event(pool, tenant=tenant, event=event)
+    if not stored.created and stored.request_hash != event.request_hash:
         raise ApiError(
             ErrorCode.CONFLICT,
             "this Idempotency-Key was used for a different event",
             field="Idempotency-Key",
         )
-    if created:
-        await jobs.enqueue(res.redis, jobs.fan_out_jobs([event_id])[0])
-    return EventAccepted(event_id=str(event_id), status="pending"), created
+    if stored.created:
+        await jobs.enqueue(redis, jobs.fan_out_jobs([stored.id])[0])
+    return EventAccepted(event_id=str(stored.id), status=EventStatus.PENDING), stored.created
 
 
 async def ingest_batch(
-    res: Resources, *, tenant: Tenant, items: list[BatchEventCreate]
+    *, pool: Pool, redis: ArqRedis, caches: Caches, tenant: Tenant, items: list[BatchEventCreate]
 ) -> EventBatchAccepted:
     """Store up to 1,000 events in one transaction: all of them, or (on any error) none."""
     keys = [item.idempotency_key for item in items if item.idempotency_key]
     if len(keys) != len(set(keys)):
         raise invalid("events", "events: idempotency_key values must differ within a batch")
-    checker = _Checker(res, tenant)
+    checker = _Checker(pool=pool, caches=caches, tenant=tenant)
     prepared = [
         await checker.check(
             item, event_id=event_id, key=item.idempotency_key, prefix=f"events.{i}."
         )
         for i, (item, event_id) in enumerate(zip(items, _new_ids(len(items)), strict=True))
     ]
-    stored = await store.insert_events(res.pool, tenant=tenant, events=prepared)
+    stored = await store.insert_events(pool, tenant=tenant, events=prepared)
     created = [event_id for event_id, is_new in stored if is_new]
-    await jobs.enqueue_many(res.redis, jobs.fan_out_jobs(created))
+    await jobs.enqueue_many(redis, jobs.fan_out_jobs(created))
     # One validation of plain data, not a thousand model constructions.
+    pending = EventStatus.PENDING.value
     return EventBatchAccepted.model_validate(
-        {"data": [{"event_id": str(event_id), "status": "pending"} for event_id, _ in stored]}
+        {"data": [{"event_id": str(event_id), "status": pending} for event_id, _ in stored]}
     )

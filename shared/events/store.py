@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from shared.events.models import Event, EventDefinition, EventStatus, NewEvent, StoredEvent
 from shared.infra.db import Pool, Record
 from shared.tenancy import Tenant
 
 
-@dataclass(frozen=True, slots=True)
-class Definition:
-    """One version of an event definition."""
-
-    name: str
-    version: int
-    schema: dict[str, Any]
-    created_at: datetime
+def _definition(row: Record) -> EventDefinition:
+    return EventDefinition(row["name"], row["version"], row["schema"], row["created_at"])
 
 
-def _definition(row: Record) -> Definition:
-    return Definition(row["name"], row["version"], row["schema"], row["created_at"])
-
-
-async def latest_definition(pool: Pool, *, tenant: Tenant, name: str) -> Definition | None:
+async def latest_definition(pool: Pool, *, tenant: Tenant, name: str) -> EventDefinition | None:
     """The newest version of a definition, or None."""
     row = await pool.fetchrow(
         """SELECT * FROM event_definitions WHERE client_id = $1 AND environment = $2 AND name = $3
@@ -39,7 +28,7 @@ async def latest_definition(pool: Pool, *, tenant: Tenant, name: str) -> Definit
 
 async def add_definition_version(
     pool: Pool, *, tenant: Tenant, name: str, schema: dict[str, Any]
-) -> Definition:
+) -> EventDefinition:
     """Store ``schema`` as the next version of ``name`` (concurrent saves: one wins, the other retries)."""
     row = await pool.fetchrow(
         """INSERT INTO event_definitions (id, client_id, environment, name, version, schema)
@@ -56,7 +45,7 @@ async def add_definition_version(
     return _definition(row)
 
 
-async def list_definitions(pool: Pool, *, tenant: Tenant) -> list[Definition]:
+async def list_definitions(pool: Pool, *, tenant: Tenant) -> list[EventDefinition]:
     """The latest version of every definition, by name."""
     rows = await pool.fetch(
         """SELECT DISTINCT ON (name) * FROM event_definitions WHERE client_id = $1 AND environment = $2
@@ -67,7 +56,7 @@ async def list_definitions(pool: Pool, *, tenant: Tenant) -> list[Definition]:
     return [_definition(r) for r in rows]
 
 
-async def definition_versions(pool: Pool, *, tenant: Tenant, name: str) -> list[Definition]:
+async def definition_versions(pool: Pool, *, tenant: Tenant, name: str) -> list[EventDefinition]:
     """Every version of one definition, newest first."""
     rows = await pool.fetch(
         """SELECT * FROM event_definitions WHERE client_id = $1 AND environment = $2 AND name = $3
@@ -77,20 +66,6 @@ async def definition_versions(pool: Pool, *, tenant: Tenant, name: str) -> list[
         name,
     )
     return [_definition(r) for r in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event about to be stored."""
-
-    id: uuid.UUID
-    name: str
-    definition_version: int
-    linked_account_id: str
-    config_id: str | None
-    payload: dict[str, Any]
-    idempotency_key: str | None
-    request_hash: bytes | None  # only with an idempotency key
 
 
 _COLUMNS = (
@@ -111,21 +86,19 @@ def _values(tenant: Tenant, e: NewEvent) -> tuple[Any, ...]:
         e.payload,
         e.idempotency_key,
         e.request_hash,
-        "pending",
+        EventStatus.PENDING,
     )
 
 
-async def insert_event(
-    pool: Pool, *, tenant: Tenant, event: NewEvent
-) -> tuple[uuid.UUID, bytes | None, bool]:
-    """Store the event, unless its idempotency key was used: (event id, stored hash, created)."""
+async def insert_event(pool: Pool, *, tenant: Tenant, event: NewEvent) -> StoredEvent:
+    """Store the event, unless its idempotency key was used (then: the earlier event)."""
     row = await pool.fetchrow(
         f"""INSERT INTO events ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             ON CONFLICT (client_id, environment, idempotency_key) DO NOTHING RETURNING id""",  # noqa: S608
         *_values(tenant, event),
     )
     if row is not None:
-        return row["id"], event.request_hash, True
+        return StoredEvent(row["id"], event.request_hash, created=True)
     existing = await pool.fetchrow(
         """SELECT id, request_hash FROM events
            WHERE client_id = $1 AND environment = $2 AND idempotency_key = $3""",
@@ -134,7 +107,7 @@ async def insert_event(
         event.idempotency_key,
     )
     assert existing is not None
-    return existing["id"], existing["request_hash"], False
+    return StoredEvent(existing["id"], existing["request_hash"], created=False)
 
 
 async def insert_events(
@@ -176,12 +149,25 @@ async def insert_events(
     return [(r["id"], r["created"]) for r in rows]
 
 
-async def get_event(pool: Pool, *, tenant: Tenant, event_id: uuid.UUID) -> Record | None:
-    """One of the tenant's events (a row), or None."""
-    row: Record | None = await pool.fetchrow(
-        "SELECT * FROM events WHERE id = $1 AND client_id = $2 AND environment = $3",
+async def get_event(pool: Pool, *, tenant: Tenant, event_id: uuid.UUID) -> Event | None:
+    """One of the tenant's events, or None."""
+    row = await pool.fetchrow(
+        """SELECT id, name, definition_version, linked_account_id, config_id, payload, status,
+                  created_at
+           FROM events WHERE id = $1 AND client_id = $2 AND environment = $3""",
         event_id,
         tenant.client_id,
         tenant.environment,
     )
-    return row
+    if row is None:
+        return None
+    return Event(
+        id=row["id"],
+        name=row["name"],
+        definition_version=row["definition_version"],
+        linked_account_id=row["linked_account_id"],
+        config_id=row["config_id"],
+        payload=row["payload"],
+        status=EventStatus(row["status"]),
+        created_at=row["created_at"],
+    )

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from shared.connections.models import StoredConnection
 from shared.tenancy import Tenant
+from shared.workflows.models import WorkflowDefinition
 
 
 class ExecutionStatus(StrEnum):
@@ -68,7 +69,7 @@ class ClaimedExecution:
 
     execution: Execution
     workflow_app: str | None  # None: the workflow is gone
-    definition: dict[str, Any]
+    definition: WorkflowDefinition | None
     payload: dict[str, Any]
     config_values: dict[str, Any]
     account_name: str | None

@@ -45,6 +45,7 @@ from shared.infra.logs import scrub_secrets
 from shared.infra.outbound import BlockedDestination, ResponseTooLarge
 from shared.webhooks import service as webhooks
 from shared.workflows import templates
+from shared.workflows.models import StepSpec, WorkflowDefinition
 
 log = structlog.get_logger(logger_name="linkport.executions")
 
@@ -99,7 +100,8 @@ class StepCall:
 
 async def _run(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
     execution, connection = claimed.execution, claimed.connection
-    if claimed.workflow_app is None or connection is None:
+    definition = claimed.definition
+    if claimed.workflow_app is None or definition is None or connection is None:
         return await _finish(
             runner,
             execution,
@@ -125,12 +127,12 @@ async def _run(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
         ),
         from_catalog=bool(base and not has_user_fields(base)),
     )
-    context = _context(claimed)
-    steps = claimed.definition["steps"]
+    context = _context(claimed, definition)
+    steps = definition.steps
     for position, step in enumerate(steps):
-        previous = claimed.checkpoints.get(step["id"])
+        previous = claimed.checkpoints.get(step.id)
         if previous is not None and previous.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
-            context["steps"][step["id"]] = previous.output  # never run a step twice
+            context["steps"][step.id] = previous.output  # never run a step twice
             continue
         outcome = await _run_step(runner, call, step, position, context)
         if outcome.then == "retry":
@@ -141,7 +143,7 @@ async def _run(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
         if outcome.then != "next":
             final = ExecutionStatus(outcome.then)
             return await _finish(runner, execution, final, outcome.error, step=outcome.run)
-        context["steps"][step["id"]] = outcome.run.output
+        context["steps"][step.id] = outcome.run.output
         if position < len(steps) - 1:
             await store.checkpoint_step(runner.pool, execution_id=execution.id, step=outcome.run)
         else:  # the last step's outcome and the final state: one statement
@@ -151,8 +153,8 @@ async def _run(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
     return await _finish(runner, execution, ExecutionStatus.SUCCEEDED, None)
 
 
-def _context(claimed: ClaimedExecution) -> dict[str, Any]:
-    values: dict[str, Any] = {f["key"]: f.get("default") for f in claimed.definition["fields"]}
+def _context(claimed: ClaimedExecution, definition: WorkflowDefinition) -> dict[str, Any]:
+    values: dict[str, Any] = {f.key: f.default for f in definition.fields}
     values.update(claimed.config_values)
     return {
         "event": claimed.payload,
@@ -182,11 +184,11 @@ class StepOutcome:
 
 
 async def _run_step(
-    runner: Runner, call: StepCall, step: dict[str, Any], position: int, context: dict[str, Any]
+    runner: Runner, call: StepCall, step: StepSpec, position: int, context: dict[str, Any]
 ) -> StepOutcome:
     """Run one step (the caller records its outcome with whatever follows)."""
     started = datetime.now(UTC)
-    action = ACTIONS[step["action"]]
+    action = ACTIONS[step.action]
 
     def outcome(
         status: StepStatus,
@@ -199,7 +201,7 @@ async def _run_step(
         # Scrubbed before it is stored: a provider echoing request headers must not leave
         # a token in the history.
         run = StepRun(
-            step["id"],
+            step.id,
             position,
             status,
             scrub_secrets(input_),
@@ -213,9 +215,9 @@ async def _run_step(
     failed: Then = "failed"
     needs_reauth: Then = "needs_reauth"
     try:
-        if step.get("when") and not templates.condition_holds(step["when"], context):
+        if step.when and not templates.condition_holds(step.when, context):
             return outcome(StepStatus.SKIPPED, "next")
-        rendered = templates.render(step.get("input", {}), context)
+        rendered = templates.render(step.input, context)
     except templates.TemplateFailed as exc:
         return outcome(StepStatus.FAILED, failed, error={"kind": "fatal", "message": str(exc)})
     try:
@@ -227,9 +229,7 @@ async def _run_step(
         return outcome(StepStatus.FAILED, failed, rendered, error=error)
 
     try:
-        output = await _call_action(
-            runner, call, action_name=step["action"], data=data, key=step["id"]
-        )
+        output = await _call_action(runner, call, action_name=step.action, data=data, key=step.id)
         return outcome(StepStatus.SUCCEEDED, "next", rendered, output)
     except ReauthorizationNeeded as exc:
         return outcome(

@@ -19,8 +19,9 @@ from shared.executions.models import (
     StepStatus,
 )
 from shared.infra.db import Pool, Record
-from shared.infra.pagination import decode_uuid_cursor, encode_cursor
+from shared.infra.pagination import decode_uuid_cursor, page
 from shared.tenancy import Tenant
+from shared.workflows.models import WorkflowDefinition
 
 
 async def fan_out_events(pool: Pool, *, event_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
@@ -104,7 +105,11 @@ async def claim_execution(
     return ClaimedExecution(
         execution=_execution(row),
         workflow_app=row["workflow_app"],
-        definition=row["workflow_definition"] or {},
+        definition=(
+            WorkflowDefinition.from_stored(row["workflow_definition"])
+            if row["workflow_definition"]
+            else None
+        ),
         payload=row["event_payload"] or {},
         config_values=row["config_values"] or {},
         account_name=row["account_name"],
@@ -300,8 +305,7 @@ async def list_executions(
         linked_account_id,
         limit + 1,
     )
-    items = [_execution(r) for r in rows[:limit]]
-    return items, encode_cursor(str(items[-1].id)) if len(rows) > limit else None
+    return page([_execution(r) for r in rows], limit=limit, key=lambda e: e.id)
 
 
 async def executions_of_event(pool: Pool, *, event_id: uuid.UUID) -> list[Execution]:

@@ -2,27 +2,27 @@
 
 Linkport's own log calls take structlog's fast path (level filtered before any work,
 rendered once); other libraries' standard-library logs are rendered by the same
-processors, so every line has one shape. Lines reach stderr through one buffered sink:
-a write per line (stderr is line-buffered, or unbuffered under PYTHONUNBUFFERED) cost the
-gateway about a tenth of its throughput, one line being logged for every request.
+processors, so every line has one shape. Lines reach stderr through one buffered handler
+(the standard library's ``MemoryHandler``): a write per line (stderr is line-buffered, or
+unbuffered under PYTHONUNBUFFERED) cost the gateway about a tenth of its throughput, one
+line being logged for every request.
 """
 
 from __future__ import annotations
 
-import atexit
-import collections
 import logging
+import logging.handlers
 import sys
 import threading
 import time
 from collections.abc import MutableMapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 import structlog
 
-from shared.tokens.service import SECRET_PATTERN
+from shared.infra.tokens import SECRET_PATTERN
 
 # The id of the request being served; every log line written while serving it carries it.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -89,76 +89,108 @@ def _add_stdlib_logger_name(
     return event_dict
 
 
-class LogSink:
-    """stderr, written in blocks: lines gather in a buffer written when it holds
-    ``MAX_LINES``, at once for a line at WARNING or above, every ``FLUSH_INTERVAL`` seconds
-    (a daemon thread), and at exit. A process killed outright loses at most that interval of
-    INFO lines. Appending takes no lock (``deque.append`` is atomic); writing out does."""
+class _Line(logging.LogRecord):
+    """A line already rendered, on its way to stderr. Only this module's handlers see one, so
+    it skips LogRecord's constructor (its clock, thread and process look-ups cost more than
+    the line on the gateway's hot path) and keeps what a Formatter reads of it."""
+
+    args = ()
+    exc_info = None
+    exc_text = None
+    stack_info = None
+
+    def __init__(self, text: str, levelno: int = logging.INFO) -> None:
+        self.msg = text
+        self.levelno = levelno
+
+
+class _Stderr(logging.StreamHandler[TextIO]):
+    """What the buffer writes through: whatever ``sys.stderr`` is when it writes (tests and
+    tools swap it), and quiet when stderr is closed or gone (logging must not raise)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one block of lines."""
+        self.stream = sys.stderr
+        super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Nowhere left to report a failed write to stderr."""
+
+
+class BufferedStderr(logging.handlers.MemoryHandler):
+    """stderr, written in blocks. ``MemoryHandler`` holds the lines and writes them out when
+    it holds ``CAPACITY``, at once for a line at WARNING or above (after those before it), and
+    when logging shuts down at exit; a daemon thread also writes them every ``FLUSH_INTERVAL``
+    seconds, so a process killed outright loses at most that interval of INFO lines.
+
+    Lines are rendered as they are logged (with the request id of that moment) and written
+    out together, one write per block instead of MemoryHandler's one per record. Linkport's
+    own lines arrive rendered (``write``); appending takes no lock (``list.append`` is
+    atomic), writing out does.
+    """
 
     FLUSH_INTERVAL = 0.2
-    MAX_LINES = 512
+    CAPACITY = 512
 
     def __init__(self) -> None:
-        self._lines: collections.deque[str] = collections.deque()
-        self._write_lock = threading.Lock()
+        super().__init__(self.CAPACITY, flushLevel=logging.WARNING, target=_Stderr())
         self._flusher: threading.Thread | None = None
 
-    def write(self, line: str, *, urgent: bool = False) -> None:
-        """Add one line (with its newline)."""
-        self._lines.append(line)
-        if urgent or len(self._lines) >= self.MAX_LINES:
+    def write(self, line: str, *, level: int = logging.INFO) -> None:
+        """Add one rendered line (without its newline)."""
+        record = _Line(line, level)
+        self.buffer.append(record)
+        if self.shouldFlush(record):
             self.flush()
         if self._flusher is None:
             self._start_flusher()
 
+    def emit(self, record: logging.LogRecord) -> None:
+        """A standard-library record: rendered now, then buffered like any line."""
+        try:
+            line = self.format(record)
+        except Exception:  # logging must never take the process down
+            self.handleError(record)
+            return
+        self.write(line, level=record.levelno)
+
     def flush(self) -> None:
-        """Write out everything buffered, in order."""
-        with self._write_lock:
-            lines = self._lines
-            text = "".join(lines.popleft() for _ in range(len(lines)))
-            if text:
-                try:
-                    sys.stderr.write(text)  # looked up each time: tests and tools swap it
-                    sys.stderr.flush()
-                except (OSError, ValueError):  # stderr closed or gone: logging must not raise
-                    pass
+        """Write out everything buffered, in order, in one write."""
+        self.acquire()
+        try:
+            count = len(self.buffer)  # lines appended meanwhile stay for the next block
+            if count and self.target is not None:
+                block = "\n".join(line.msg for line in self.buffer[:count])
+                del self.buffer[:count]
+                self.target.handle(_Line(block))
+        finally:
+            self.release()
 
     def _start_flusher(self) -> None:
         self._flusher = threading.Thread(target=self._flush_often, name="log-flush", daemon=True)
         self._flusher.start()
 
     def _flush_often(self) -> None:
-        while True:
+        while self.target is not None:  # until closed
             time.sleep(self.FLUSH_INTERVAL)
             self.flush()
 
 
-log_sink = LogSink()
-atexit.register(log_sink.flush)
+log_sink = BufferedStderr()
 
 
 class _SinkLogger:
     """structlog's logger: rendered lines into the sink, WARNING and above written at once."""
 
     def msg(self, message: str) -> None:
-        log_sink.write(message + "\n")
+        log_sink.write(message)
 
     debug = info = msg
 
     def warning(self, message: str) -> None:
-        log_sink.write(message + "\n", urgent=True)
+        log_sink.write(message, level=logging.WARNING)
 
     warn = error = exception = critical = fatal = warning
-
-
-class _SinkHandler(logging.Handler):
-    """The standard library's handler: formatted records into the sink."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            log_sink.write(self.format(record) + "\n", urgent=record.levelno >= logging.WARNING)
-        except Exception:  # logging must never take the process down
-            self.handleError(record)
 
 
 def _orjson_dumps(value: Any, **_: Any) -> str:
@@ -218,7 +250,7 @@ class _AccessLog:
         log_sink.write(
             f'{{"logger_name":"linkport.access","method":"{method}","path":{orjson.dumps(path).decode()},'
             f'"status":{status},"duration_ms":{duration_ms:.2f},"event":"request",'
-            f'"request_id":"{REQUEST_ID.get()}","level":"info","timestamp":"{_clock.now()}"}}\n'
+            f'"request_id":"{REQUEST_ID.get()}","level":"info","timestamp":"{_clock.now()}"}}'
         )
 
 
@@ -259,8 +291,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=True,
     )
-    handler = _SinkHandler()
-    handler.setFormatter(
+    log_sink.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 _add_stdlib_logger_name,
@@ -271,7 +302,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         )
     )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [log_sink]
     root.setLevel(level)
     # The gateway writes its own access log line (without query strings, which may hold tokens).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

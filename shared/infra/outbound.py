@@ -97,8 +97,11 @@ def is_forbidden(address: IPAddress) -> bool:
 
 
 def check_address(address: IPAddress, allowed: tuple[Network, ...]) -> None:
-    """Refuse a forbidden address that no allow-listed network contains."""
-    if is_forbidden(address) and not any(address in net for net in allowed):
+    """Refuse a forbidden address that no allow-listed network contains (an IPv6 address
+    carrying an IPv4 one is judged as that IPv4 address)."""
+    inner = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None
+    candidates = (address,) if inner is None else (address, inner)
+    if is_forbidden(address) and not any(a in net for a in candidates for net in allowed):
         raise BlockedDestination(f"destination address {address} is not allowed")
 
 

@@ -1,12 +1,20 @@
-"""Opaque keyset cursors: the last row's sort key, versioned and base64-encoded."""
+"""Opaque keyset cursors: the last row's sort key, versioned and base64-encoded.
+
+A store fetches one row more than the page (``LIMIT limit + 1``) and hands what it got to
+``page``: the extra row only tells that a next page exists.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import uuid
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from shared.errors import invalid
+
+T = TypeVar("T")
 
 _VERSION = "c1:"
 
@@ -39,3 +47,12 @@ def decode_uuid_cursor(cursor: str | None) -> uuid.UUID | None:
         return uuid.UUID(after)
     except ValueError:
         raise invalid("cursor", "cursor: not a cursor this API returned") from None
+
+
+def page(
+    items: Sequence[T], *, limit: int, key: Callable[[T], str | uuid.UUID]
+) -> tuple[list[T], str | None]:
+    """The first ``limit`` items of a ``LIMIT limit + 1`` fetch, and the cursor after the last
+    of them when there is more (``key``: an item's sort key)."""
+    shown = list(items[:limit])
+    return shown, encode_cursor(str(key(shown[-1]))) if len(items) > limit else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.tokens.service import TokenKind
+from shared.infra.tokens import TokenKind
 
 PREFIX = "lp:"
 

@@ -11,16 +11,16 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from shared.accounts import service as accounts
+from shared.caches import Caches
 from shared.connections import store as connection_store
 from shared.errors import ApiError, ErrorCode, not_found
+from shared.grants import store as token_store
+from shared.grants.models import PublicGrant
+from shared.infra import tokens
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches
+from shared.infra.tokens import TokenKind
 from shared.link.schemas import AccessTokenRotated, PublicTokenExchanged
 from shared.tenancy import Tenant
-from shared.tokens import service as tokens
-from shared.tokens import store as token_store
-from shared.tokens.models import PublicGrant
-from shared.tokens.service import TokenKind
 
 
 def _invalid() -> ApiError:

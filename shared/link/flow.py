@@ -23,12 +23,15 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import orjson
+from redis.asyncio import Redis
 
 from shared.apps import service as apps
+from shared.caches import Caches
 from shared.clients import service as client_settings
+from shared.config import Settings
 from shared.connections import store as connection_store
 from shared.connections.credentials import connection_binding
-from shared.connectors.catalog import App, fill, has_user_fields
+from shared.connectors.catalog import App, Catalog, fill, has_user_fields
 from shared.connectors.oauth import (
     OAuthClient,
     OAuthError,
@@ -37,13 +40,15 @@ from shared.connectors.oauth import (
     new_pkce,
     with_query,
 )
-from shared.infra import redis_keys
-from shared.infra.resources import Resources
+from shared.grants import store as token_store
+from shared.grants.models import HostedSession, LinkGrant, OAuthState, PublicGrant
+from shared.infra import redis_keys, tokens
+from shared.infra.crypto import Keyring
+from shared.infra.db import Pool
+from shared.infra.outbound import OutboundClient
+from shared.infra.tokens import TokenKind
+from shared.link.models import FlowErrorCode
 from shared.link.service import consume_link_token
-from shared.tokens import service as tokens
-from shared.tokens import store as token_store
-from shared.tokens.models import HostedSession, LinkGrant, OAuthState, PublicGrant
-from shared.tokens.service import TokenKind
 from shared.webhooks import service as webhooks
 
 CALLBACK_PATH = "/link/oauth/callback"
@@ -53,7 +58,7 @@ class FlowError(Exception):
     """The flow cannot go on and there is nobody safe to tell but the browser (bad link,
     expired session, forged state): shown as a Linkport error page."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: FlowErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -82,14 +87,14 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-async def _origin_allowed(res: Resources, grant: LinkGrant, origin: str) -> bool:
-    settings = await client_settings.get_settings(
-        pool=res.pool, caches=res.caches, tenant=grant.tenant
-    )
-    allowed = {_origin(res.settings.base_url)}
-    allowed |= {_origin(u) for u in settings.allowed_redirect_urls}
-    if settings.callback_url:
-        allowed.add(_origin(settings.callback_url))
+async def _origin_allowed(
+    *, pool: Pool, caches: Caches, base_url: str, grant: LinkGrant, origin: str
+) -> bool:
+    chosen = await client_settings.get_settings(pool=pool, caches=caches, tenant=grant.tenant)
+    allowed = {_origin(base_url)}
+    allowed |= {_origin(u) for u in chosen.allowed_redirect_urls}
+    if chosen.callback_url:
+        allowed.add(_origin(chosen.callback_url))
     return origin.rstrip("/").lower() in allowed
 
 
@@ -97,19 +102,28 @@ def _session_key(session_id: str) -> str:
     return redis_keys.hosted_session(tokens.hex_digest(session_id))
 
 
-async def start_session(res: Resources, *, link_token: str, sdk_origin: str | None) -> str:
+async def start_session(
+    *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    settings: Settings,
+    link_token: str,
+    sdk_origin: str | None,
+) -> str:
     """Consume the link token and start a hosted session; returns the session id (cookie)."""
-    grant = await consume_link_token(
-        pool=res.pool, redis=res.redis, caches=res.caches, token=link_token
-    )
+    grant = await consume_link_token(pool=pool, redis=redis, caches=caches, token=link_token)
     if grant is None:
         raise FlowError(
-            "link_token_invalid",
+            FlowErrorCode.LINK_TOKEN_INVALID,
             "This link has expired or has already been used. Ask the app that sent you here for a new one.",
         )
-    if sdk_origin is not None and not await _origin_allowed(res, grant, sdk_origin):
+    if sdk_origin is not None and not await _origin_allowed(
+        pool=pool, caches=caches, base_url=settings.base_url, grant=grant, origin=sdk_origin
+    ):
         raise FlowError(
-            "origin_not_allowed", "This page was opened from a site that is not allowed."
+            FlowErrorCode.ORIGIN_NOT_ALLOWED,
+            "This page was opened from a site that is not allowed.",
         )
     session = HostedSession(
         link=grant,
@@ -119,30 +133,30 @@ async def start_session(res: Resources, *, link_token: str, sdk_origin: str | No
         display_name=grant.display_name,
     )
     session_id = secrets.token_urlsafe(32)
-    await res.redis.set(
-        _session_key(session_id), session.model_dump_json(), ex=res.settings.hosted_session_ttl
+    await redis.set(
+        _session_key(session_id), session.model_dump_json(), ex=settings.hosted_session_ttl
     )
     return session_id
 
 
-async def load_session(res: Resources, session_id: str | None) -> HostedSession:
+async def load_session(*, redis: Redis, session_id: str | None) -> HostedSession:
     """The browser's hosted session, or FlowError when it has none (or it expired)."""
-    raw = await res.redis.get(_session_key(session_id)) if session_id else None
+    raw = await redis.get(_session_key(session_id)) if session_id else None
     if raw is None:
         raise FlowError(
-            "session_expired",
+            FlowErrorCode.SESSION_EXPIRED,
             "This Link session has ended or expired. Start again from the app that sent you here.",
         )
     return HostedSession.model_validate_json(raw)
 
 
-async def offered_apps(res: Resources, session: HostedSession) -> list[App]:
+async def offered_apps(*, pool: Pool, catalog: Catalog, session: HostedSession) -> list[App]:
     """The apps this session may connect: enabled ones, narrowed by the link token's options."""
     grant = session.link
-    offered = await apps.enabled_apps(pool=res.pool, catalog=res.catalog, tenant=grant.tenant)
+    offered = await apps.enabled_apps(pool=pool, catalog=catalog, tenant=grant.tenant)
     if grant.update_connection_id is not None:
         existing = await connection_store.get_connection(
-            res.pool, tenant=grant.tenant, connection_id=grant.update_connection_id
+            pool, tenant=grant.tenant, connection_id=grant.update_connection_id
         )
         return [a for a in offered if existing is not None and a.slug == existing.connection.app]
     if grant.filter_on_providers:
@@ -183,33 +197,48 @@ def check_fields(app: App, values: dict[str, str]) -> dict[str, str]:
     return problems
 
 
-async def _oauth_client(res: Resources, session: HostedSession, app: App) -> OAuthClient | None:
+async def _oauth_client(
+    *, pool: Pool, keyring: Keyring, settings: Settings, session: HostedSession, app: App
+) -> OAuthClient | None:
     return await apps.oauth_client(
-        pool=res.pool,
-        keyring=res.keyring,
-        settings=res.settings,
+        pool=pool,
+        keyring=keyring,
+        settings=settings,
         tenant=session.link.tenant,
         app=app,
     )
 
 
 async def begin_oauth(
-    res: Resources, *, session_id: str, session: HostedSession, app: App, fields: dict[str, str]
+    *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    keyring: Keyring,
+    settings: Settings,
+    session_id: str,
+    session: HostedSession,
+    app: App,
+    fields: dict[str, str],
 ) -> str | Outcome:
     """The provider's authorization URL to send the browser to (or an Outcome if impossible)."""
     assert app.oauth is not None
-    client = await _oauth_client(res, session, app)
+    client = await _oauth_client(
+        pool=pool, keyring=keyring, settings=settings, session=session, app=app
+    )
     if client is None:
         return await fail(
-            res,
+            pool=pool,
+            redis=redis,
+            caches=caches,
             session_id=session_id,
             session=session,
-            code="app_not_configured",
+            code=FlowErrorCode.APP_NOT_CONFIGURED,
             description=f"{app.name} has no OAuth client configured for this client",
         )
     state = secrets.token_urlsafe(32)
     verifier, challenge = new_pkce() if app.oauth.pkce else (None, None)
-    redirect_uri = res.settings.base_url.rstrip("/") + CALLBACK_PATH
+    redirect_uri = settings.base_url.rstrip("/") + CALLBACK_PATH
     record = OAuthState(
         session_key=tokens.hex_digest(session_id),
         app=app.slug,
@@ -217,13 +246,13 @@ async def begin_oauth(
         redirect_uri=redirect_uri,
         fields=fields,
     )
-    await res.redis.set(
+    await redis.set(
         redis_keys.oauth_state(tokens.hex_digest(state)),
         record.model_dump_json(),
-        ex=res.settings.oauth_state_ttl,
+        ex=settings.oauth_state_ttl,
     )
     return authorization_url(
-        authorize_url=fill(app.oauth.authorize_url, base_url=res.settings.base_url, fields=fields),
+        authorize_url=fill(app.oauth.authorize_url, base_url=settings.base_url, fields=fields),
         client_id=client.client_id,
         redirect_uri=redirect_uri,
         state=state,
@@ -233,48 +262,57 @@ async def begin_oauth(
 
 
 async def complete_oauth(
-    res: Resources,
     *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    keyring: Keyring,
+    catalog: Catalog,
+    http: OutboundClient,
+    settings: Settings,
     session_id: str | None,
     state: str,
     code: str | None,
     error: str | None,
 ) -> Outcome:
     """The provider sent the browser back: check the state, trade the code, connect."""
-    raw = (
-        await res.redis.getdel(redis_keys.oauth_state(tokens.hex_digest(state))) if state else None
-    )
+    raw = await redis.getdel(redis_keys.oauth_state(tokens.hex_digest(state))) if state else None
     if raw is None:
         raise FlowError(
-            "oauth_state_invalid",
+            FlowErrorCode.OAUTH_STATE_INVALID,
             "This sign-in attempt is unknown or has expired. Please start again.",
         )
     record = OAuthState.model_validate_json(raw)
     if session_id is None or record.session_key != tokens.hex_digest(session_id):
         raise FlowError(
-            "oauth_state_mismatch", "This sign-in was started in another browser session."
+            FlowErrorCode.OAUTH_STATE_MISMATCH,
+            "This sign-in was started in another browser session.",
         )
-    session = await load_session(res, session_id)
-    app = res.catalog.get(record.app)
+    session = await load_session(redis=redis, session_id=session_id)
+    app = catalog.get(record.app)
     assert app is not None
     assert app.oauth is not None
     if error is not None or not code:
         denied = error == "access_denied"
         return await fail(
-            res,
+            pool=pool,
+            redis=redis,
+            caches=caches,
             session_id=session_id,
             session=session,
-            code="oauth_denied" if denied else "oauth_error",
+            code=FlowErrorCode.OAUTH_DENIED if denied else FlowErrorCode.OAUTH_ERROR,
             description="You declined access."
             if denied
             else f"{app.name} reported an error: {error}",
         )
-    client = await _oauth_client(res, session, app)
+    client = await _oauth_client(
+        pool=pool, keyring=keyring, settings=settings, session=session, app=app
+    )
     assert client is not None
-    token_url = fill(app.oauth.token_url, base_url=res.settings.base_url, fields=record.fields)
+    token_url = fill(app.oauth.token_url, base_url=settings.base_url, fields=record.fields)
     try:
         token_set = await exchange_code(
-            res.http,
+            http,
             token_url=token_url,
             from_catalog=not has_user_fields(app.oauth.token_url),
             client_id=client.client_id,
@@ -285,10 +323,12 @@ async def complete_oauth(
         )
     except OAuthError as exc:
         return await fail(
-            res,
+            pool=pool,
+            redis=redis,
+            caches=caches,
             session_id=session_id,
             session=session,
-            code="oauth_token_failed",
+            code=FlowErrorCode.OAUTH_TOKEN_FAILED,
             description=f"{app.name} did not issue a token ({exc.code})",
         )
     expires_at = token_set.expires_at()
@@ -302,7 +342,11 @@ async def complete_oauth(
         "oauth_client_id": client.client_id,
     }
     return await _connect(
-        res,
+        pool=pool,
+        redis=redis,
+        caches=caches,
+        keyring=keyring,
+        settings=settings,
         session_id=session_id,
         session=session,
         app=app,
@@ -314,17 +358,38 @@ async def complete_oauth(
 
 
 async def connect_with_form(
-    res: Resources, *, session_id: str, session: HostedSession, app: App, values: dict[str, str]
+    *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    keyring: Keyring,
+    settings: Settings,
+    session_id: str,
+    session: HostedSession,
+    app: App,
+    values: dict[str, str],
 ) -> str | Outcome:
     """A submitted connect form: OAuth apps go on to the provider, key-based apps connect now."""
     public = {f.key: values[f.key].strip() for f in app.public_fields if values.get(f.key)}
     if app.auth_kind == "oauth2":
         return await begin_oauth(
-            res, session_id=session_id, session=session, app=app, fields=public
+            pool=pool,
+            redis=redis,
+            caches=caches,
+            keyring=keyring,
+            settings=settings,
+            session_id=session_id,
+            session=session,
+            app=app,
+            fields=public,
         )
     secret = {f.key: values[f.key].strip() for f in app.fields if f.secret and values.get(f.key)}
     return await _connect(
-        res,
+        pool=pool,
+        redis=redis,
+        caches=caches,
+        keyring=keyring,
+        settings=settings,
         session_id=session_id,
         session=session,
         app=app,
@@ -336,8 +401,12 @@ async def connect_with_form(
 
 
 async def _connect(
-    res: Resources,
     *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    keyring: Keyring,
+    settings: Settings,
     session_id: str,
     session: HostedSession,
     app: App,
@@ -350,12 +419,12 @@ async def _connect(
     plaintext = orjson.dumps(credentials)
     try:
         connection = await connection_store.save_authorised_connection(
-            res.pool,
+            pool,
             tenant=grant.tenant,
             linked_account_id=grant.linked_account_id,
             app=app.slug,
             connection_id=uuid.uuid4(),
-            seal=lambda row_id: res.keyring.seal(plaintext, bound_to=connection_binding(row_id)),
+            seal=lambda row_id: keyring.seal(plaintext, bound_to=connection_binding(row_id)),
             expires_at=expires_at,
             provider_account_id=provider_account_id,
             fields=fields,
@@ -365,28 +434,30 @@ async def _connect(
         connection = None
     if connection is None:
         return await fail(
-            res,
+            pool=pool,
+            redis=redis,
+            caches=caches,
             session_id=session_id,
             session=session,
-            code="connection_gone",
+            code=FlowErrorCode.CONNECTION_GONE,
             description="The account or connection this link was for no longer exists.",
         )
-    await webhooks.notify_connection_saved(pool=res.pool, redis=res.redis, connection=connection)
+    await webhooks.notify_connection_saved(pool=pool, redis=redis, connection=connection)
     public = PublicGrant(
         client_id=grant.client_id,
         environment=grant.environment,
         linked_account_id=grant.linked_account_id,
         account_created_at=grant.account_created_at,
-        expires_at=datetime.now(UTC) + timedelta(seconds=res.settings.public_token_ttl),
+        expires_at=datetime.now(UTC) + timedelta(seconds=settings.public_token_ttl),
         connection_id=connection.id,
         app=app.slug,
         org_id=grant.org_id,
     )
     public_token = await token_store.store_token(
-        res.redis, kind=TokenKind.PUBLIC, grant=public, ttl=res.settings.public_token_ttl
+        redis, kind=TokenKind.PUBLIC, grant=public, ttl=settings.public_token_ttl
     )
-    await end_session(res, session_id)
-    target = await _redirect_target(res, session)
+    await end_session(redis=redis, session_id=session_id)
+    target = await _redirect_target(pool=pool, caches=caches, session=session)
     return Outcome(
         public_token=public_token,
         redirect_to=with_query(target, {"token": public_token})
@@ -399,11 +470,18 @@ async def _connect(
 
 
 async def fail(
-    res: Resources, *, session_id: str, session: HostedSession, code: str, description: str
+    *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    session_id: str,
+    session: HostedSession,
+    code: FlowErrorCode,
+    description: str,
 ) -> Outcome:
     """End the flow with an error code for the client (redirect URL or the SDK's onExit)."""
-    await end_session(res, session_id)
-    target = await _redirect_target(res, session)
+    await end_session(redis=redis, session_id=session_id)
+    target = await _redirect_target(pool=pool, caches=caches, session=session)
     redirect_to = None
     if target and not session.sdk_origin:
         redirect_to = with_query(target, {"error": code, "error_description": description})
@@ -415,15 +493,15 @@ async def fail(
     )
 
 
-async def end_session(res: Resources, session_id: str) -> None:
+async def end_session(*, redis: Redis, session_id: str) -> None:
     """Forget the hosted session (the flow is over)."""
-    await res.redis.delete(_session_key(session_id))
+    await redis.delete(_session_key(session_id))
 
 
-async def _redirect_target(res: Resources, session: HostedSession) -> str | None:
+async def _redirect_target(*, pool: Pool, caches: Caches, session: HostedSession) -> str | None:
     if session.link.redirect_url:
         return session.link.redirect_url
     settings = await client_settings.get_settings(
-        pool=res.pool, caches=res.caches, tenant=session.link.tenant
+        pool=pool, caches=caches, tenant=session.link.tenant
     )
     return settings.callback_url

@@ -10,17 +10,17 @@ from redis.asyncio import Redis
 from shared.accounts import service as accounts
 from shared.accounts import store as account_store
 from shared.accounts.models import AccountFacts
+from shared.caches import Caches
 from shared.clients import service as client_settings
 from shared.connections import store as connections
 from shared.errors import not_found
+from shared.grants import store as token_store
+from shared.grants.models import IssuedToken, LinkFlow, LinkGrant
+from shared.infra import tokens
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches
+from shared.infra.tokens import TokenKind
 from shared.link.schemas import LinkTokenCreate, WearablesLinkTokenCreate
 from shared.tenancy import Tenant
-from shared.tokens import service as tokens
-from shared.tokens import store as token_store
-from shared.tokens.models import IssuedToken, LinkFlow, LinkGrant
-from shared.tokens.service import TokenKind
 
 
 async def issue_link_token(

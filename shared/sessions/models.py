@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.tokens.models import Grant
+from shared.grants.models import Grant
 
 
 class SessionGrant(Grant):

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 
 from shared.accounts import service as accounts
+from shared.caches import Caches
+from shared.grants import store as token_store
+from shared.grants.models import IssuedToken
 from shared.infra.db import Pool
-from shared.infra.invalidation import Caches
+from shared.infra.tokens import TokenKind
 from shared.sessions.models import SessionGrant
 from shared.tenancy import SessionPrincipal, Tenant
-from shared.tokens import store as token_store
-from shared.tokens.models import IssuedToken
-from shared.tokens.service import TokenKind
 
 
 async def issue_session_token(

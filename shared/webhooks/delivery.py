@@ -14,10 +14,10 @@ import asyncio
 import random
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from typing import Protocol
 
 import aiohttp
 import structlog
@@ -29,7 +29,6 @@ from shared.infra import queue
 from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
 from shared.infra.outbound import BlockedDestination, OutboundClient, ResponseTooLarge
-from shared.infra.resources import Resources
 from shared.link import service as link_tokens
 from shared.tenancy import Tenant
 from shared.webhooks import store
@@ -75,28 +74,32 @@ class AttemptResult(StrEnum):
     SKIPPED = "skipped"  # not due, already done, taken by another worker, or endpoint disabled
 
 
-@dataclass(frozen=True)
-class Sender:
-    """What sending webhooks uses (built once per process)."""
+class Sender(Protocol):
+    """What sending webhooks uses: the process's resources (gateway or worker) provide it."""
 
-    pool: Pool
-    redis: ArqRedis
-    keyring: Keyring
-    catalog: Catalog
-    http: OutboundClient
-    settings: Settings
+    @property
+    def pool(self) -> Pool:
+        """Postgres."""
 
-    @classmethod
-    def of(cls, resources: Resources) -> Sender:
-        """What sending uses, from the process's resources (worker or gateway)."""
-        return cls(
-            pool=resources.pool,
-            redis=resources.redis,
-            keyring=resources.keyring,
-            catalog=resources.catalog,
-            http=resources.http,
-            settings=resources.settings,
-        )
+    @property
+    def redis(self) -> ArqRedis:
+        """Redis, and the queue (retries)."""
+
+    @property
+    def keyring(self) -> Keyring:
+        """Opens the endpoints' secrets."""
+
+    @property
+    def catalog(self) -> Catalog:
+        """Apps' names and logos (Vital's provider objects)."""
+
+    @property
+    def http(self) -> OutboundClient:
+        """The one guarded outbound client."""
+
+    @property
+    def settings(self) -> Settings:
+        """The webhook settings."""
 
 
 def lease(settings: Settings) -> float:

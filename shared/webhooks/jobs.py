@@ -9,7 +9,6 @@ from arq.worker import Function, func
 
 from shared.config import Settings
 from shared.infra import queue
-from shared.infra.resources import Resources
 from shared.webhooks import delivery
 from shared.webhooks.delivery import Sender
 
@@ -17,11 +16,8 @@ Ctx = dict[str, Any]
 
 
 def _sender(ctx: Ctx) -> Sender:
-    found: Sender | None = ctx.get("webhook_sender")
-    if found is None:
-        resources: Resources = ctx["resources"]
-        found = ctx["webhook_sender"] = Sender.of(resources)
-    return found
+    resources: Sender = ctx["resources"]  # the worker's resources provide what sending uses
+    return resources
 
 
 async def deliver_webhook(ctx: Ctx, delivery_id: str) -> str:

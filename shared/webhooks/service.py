@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from arq.connections import ArqRedis
+from redis.asyncio import Redis
 
 from shared.connections.models import Connection
 from shared.errors import ApiError, ErrorCode, invalid, not_found
@@ -203,14 +204,15 @@ def new_message(tenant: Tenant, event_type: WebhookEventType, data: dict[str, An
 async def announce(
     *,
     pool: Pool,
-    redis: ArqRedis | None,
+    redis: Redis | None,
     tenant: Tenant,
     event_type: WebhookEventType,
     data: dict[str, Any],
     dedupe_key: str | None = None,
 ) -> list[uuid.UUID]:
-    """Record the message and its deliveries, then enqueue them (without ``redis``, the
-    sweeper does). Returns the deliveries created; never raises (see the module)."""
+    """Record the message and its deliveries, then enqueue them (unless ``redis`` is not
+    arq's client: then the sweeper does). Returns the deliveries created; never raises (see
+    the module)."""
     message = new_message(tenant, event_type, data)
     try:
         delivery_ids = await store.insert_message(
@@ -220,7 +222,7 @@ async def announce(
             formats=formats_for(event_type),
             dedupe_key=dedupe_key,
         )
-        if redis is not None and delivery_ids:
+        if isinstance(redis, ArqRedis) and delivery_ids:  # it knows the queue's name
             await queue.enqueue_many(redis, [queue.webhook_job(d, 0) for d in delivery_ids])
     except Exception:
         log.exception("webhook_announce_failed", type=event_type.value)
@@ -238,7 +240,7 @@ def _connection_data(connection: Connection, status: str) -> dict[str, Any]:
 
 
 async def notify_connection_saved(
-    *, pool: Pool, redis: ArqRedis | None, connection: Connection
+    *, pool: Pool, redis: Redis | None, connection: Connection
 ) -> None:
     """``connection.created``, or ``connection.updated`` when an existing connection was
     authorised again (a new row is written once: its created_at is its updated_at)."""
@@ -255,7 +257,7 @@ async def notify_connection_saved(
 
 
 async def notify_connection_deleted(
-    *, pool: Pool, redis: ArqRedis | None, connection: Connection
+    *, pool: Pool, redis: Redis | None, connection: Connection
 ) -> None:
     """``connection.deleted``."""
     await announce(
@@ -268,7 +270,7 @@ async def notify_connection_deleted(
 
 
 async def notify_needs_reauth(
-    *, pool: Pool, redis: ArqRedis | None, connection: Connection, reason: str
+    *, pool: Pool, redis: Redis | None, connection: Connection, reason: str
 ) -> None:
     """``connection.needs_reauth`` (its update-mode link token is made when it is sent).
     Twenty executions finding the same connection refused announce it once: they loaded
@@ -286,7 +288,7 @@ async def notify_needs_reauth(
 async def notify_execution_finished(
     *,
     pool: Pool,
-    redis: ArqRedis | None,
+    redis: Redis | None,
     execution: Execution,
     status: ExecutionStatus,
     error: dict[str, Any] | None,
@@ -318,7 +320,7 @@ async def notify_execution_finished(
 async def notify_event_rejected(
     *,
     pool: Pool,
-    redis: ArqRedis | None,
+    redis: Redis | None,
     tenant: Tenant,
     event: str,
     linked_account_id: str,

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, StringConstraints
 
 from shared.events.schemas import EventName
 from shared.schemas import Name, RequestModel, ResponseModel, Slug
+from shared.workflows.models import FieldType, Workflow
 
 FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+# models.FieldType's values. A Literal, not the enum: the published schema and the 422's
+# error type ("literal_error") stay as they were.
+FieldTypeValue = Literal["text", "number", "boolean", "select"]
+assert set(get_args(FieldTypeValue)) == set(FieldType)
 
 
 class Trigger(RequestModel):
@@ -25,7 +30,7 @@ class WorkflowField(RequestModel):
 
     key: FieldKey
     label: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    type: Literal["text", "number", "boolean", "select"] = "text"
+    type: FieldTypeValue = "text"
     required: bool = False
     default: Any = None
     options: list[str] | None = Field(default=None, max_length=200, description="for type select")
@@ -67,3 +72,19 @@ class WorkflowRead(ResponseModel):
     default_enabled: bool
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, workflow: Workflow) -> WorkflowRead:
+        """A workflow as the API shows it."""
+        stored = workflow.definition.to_stored()
+        return cls(
+            id=str(workflow.id),
+            name=workflow.name,
+            app=workflow.app,
+            trigger={"event": workflow.trigger_event},
+            fields=stored["fields"],
+            steps=stored["steps"],
+            default_enabled=workflow.definition.default_enabled,
+            created_at=workflow.created_at,
+            updated_at=workflow.updated_at,
+        )

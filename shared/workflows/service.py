@@ -7,55 +7,56 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.caches import Caches
 from shared.connectors import ACTIONS
+from shared.connectors.catalog import Catalog
 from shared.errors import invalid, not_found
 from shared.events import definitions as event_definitions
-from shared.infra.resources import Resources
+from shared.infra.db import Pool
 from shared.tenancy import Tenant
 from shared.workflows import store
 from shared.workflows import templates as workflow_templates
-from shared.workflows.schemas import WorkflowCreate, WorkflowRead
+from shared.workflows.models import FieldSpec, FieldType, StepSpec, Workflow, WorkflowDefinition
+from shared.workflows.schemas import WorkflowCreate
 
 
 def _required_inputs(model: type[BaseModel]) -> list[str]:
     return [name for name, field in model.model_fields.items() if field.is_required()]
 
 
-def _check_fields(body: WorkflowCreate) -> None:
+def _check_fields(fields: list[FieldSpec]) -> None:
     seen: set[str] = set()
-    for i, field in enumerate(body.fields):
+    for i, field in enumerate(fields):
         if field.key in seen:
             raise invalid(f"fields.{i}.key", f"fields.{i}.key: {field.key!r} is declared twice")
         seen.add(field.key)
-        if field.type == "select" and not field.options:
+        if field.type is FieldType.SELECT and not field.options:
             raise invalid(
                 f"fields.{i}.options", f"fields.{i}.options: a select field needs options"
             )
-        if field.default is not None and field_value_problem(field.model_dump(), field.default):
-            raise invalid(
-                f"fields.{i}.default",
-                f"fields.{i}.default: {field_value_problem(field.model_dump(), field.default)}",
-            )
+        problem = None if field.default is None else field_value_problem(field, field.default)
+        if problem:
+            raise invalid(f"fields.{i}.default", f"fields.{i}.default: {problem}")
 
 
-def field_value_problem(spec: dict[str, Any], value: Any) -> str | None:
+def field_value_problem(spec: FieldSpec, value: Any) -> str | None:
     """Why ``value`` does not fit a field definition, or None."""
-    kind = spec.get("type", "text")
-    if kind == "text" and not isinstance(value, str):
+    kind = spec.type
+    if kind is FieldType.TEXT and not isinstance(value, str):
         return "must be text"
-    if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
+    if kind is FieldType.NUMBER and (isinstance(value, bool) or not isinstance(value, int | float)):
         return "must be a number"
-    if kind == "boolean" and not isinstance(value, bool):
+    if kind is FieldType.BOOLEAN and not isinstance(value, bool):
         return "must be true or false"
-    if kind == "select" and value not in (spec.get("options") or []):
-        return f"must be one of {spec.get('options')}"
+    if kind is FieldType.SELECT and value not in (spec.options or []):
+        return f"must be one of {spec.options}"
     return None
 
 
-def _check_steps(body: WorkflowCreate) -> None:
+def _check_steps(definition: WorkflowDefinition, *, app: str) -> None:
     earlier: set[str] = set()
-    config_keys = {f.key for f in body.fields}
-    for i, step in enumerate(body.steps):
+    config_keys = {f.key for f in definition.fields}
+    for i, step in enumerate(definition.steps):
         where = f"steps.{i}"
         if step.id in earlier:
             raise invalid(f"{where}.id", f"{where}.id: {step.id!r} is used by an earlier step")
@@ -65,10 +66,10 @@ def _check_steps(body: WorkflowCreate) -> None:
                 f"{where}.action",
                 f"{where}.action: unknown action {step.action!r} (known: {', '.join(sorted(ACTIONS))})",
             )
-        if action.app not in (None, body.app):
+        if action.app not in (None, app):
             raise invalid(
                 f"{where}.action",
-                f"{where}.action: {step.action} belongs to the {action.app} app, not {body.app}",
+                f"{where}.action: {step.action} belongs to the {action.app} app, not {app}",
             )
         for name in _required_inputs(action.input_model):
             if name not in step.input:
@@ -100,24 +101,34 @@ def _check_steps(body: WorkflowCreate) -> None:
         earlier.add(step.id)
 
 
+def _definition(body: WorkflowCreate) -> WorkflowDefinition:
+    return WorkflowDefinition(
+        fields=[FieldSpec(**f.model_dump()) for f in body.fields],
+        steps=[StepSpec(**s.model_dump()) for s in body.steps],
+        default_enabled=body.default_enabled,
+    )
+
+
 async def save_workflow(
-    res: Resources, *, tenant: Tenant, body: WorkflowCreate, workflow_id: uuid.UUID | None = None
-) -> WorkflowRead:
+    *,
+    pool: Pool,
+    caches: Caches,
+    catalog: Catalog,
+    tenant: Tenant,
+    body: WorkflowCreate,
+    workflow_id: uuid.UUID | None = None,
+) -> Workflow:
     """Validate the whole definition, then create it or replace ``workflow_id``."""
-    if body.app not in res.catalog:
+    if body.app not in catalog:
         raise invalid("app", f"app: unknown app {body.app!r}")
     await event_definitions.latest(
-        res, tenant=tenant, name=body.trigger.event, field="trigger.event"
+        pool=pool, caches=caches, tenant=tenant, name=body.trigger.event, field="trigger.event"
     )
-    _check_fields(body)
-    _check_steps(body)
-    definition = {
-        "fields": [f.model_dump() for f in body.fields],
-        "steps": [s.model_dump() for s in body.steps],
-        "default_enabled": body.default_enabled,
-    }
+    definition = _definition(body)
+    _check_fields(definition.fields)
+    _check_steps(definition, app=body.app)
     saved = await store.save_workflow(
-        res.pool,
+        pool,
         tenant=tenant,
         workflow_id=workflow_id,
         name=body.name,

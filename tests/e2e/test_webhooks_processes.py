@@ -11,11 +11,10 @@ import pytest
 
 from shared.infra import db
 from shared.webhooks.models import WebhookEventType, message_ref
-from tests.conftest import TEST_ENCRYPTION_KEY, TEST_QUEUE
-from tests.fakes.receiver import Answer, FakeReceiver
-from tests.helpers import Api, eventually
-from tests.integration.webhook_fixtures import announce, register, settings_of
+from tests.fakes.webhook_receiver import Answer, WebhookReceiver
+from tests.helpers import TEST_ENCRYPTION_KEY, TEST_QUEUE, Api, eventually
 from tests.processes import linkport_env, start, stop
+from tests.webhook_fixtures import announce, register, settings_of
 
 pytestmark = pytest.mark.e2e
 
@@ -30,11 +29,11 @@ async def _succeeded(pool: db.Pool) -> int:
 
 
 async def test_a_hundred_notifications_across_a_worker_sigkill(
-    hooks: Api, receiver: FakeReceiver, pool: db.Pool, tmp_path: Path
+    hooks: Api, receiver: WebhookReceiver, pool: db.Pool, tmp_path: Path
 ) -> None:
     paths = ("a", "b")
     for path in paths:
-        await register(hooks, receiver.url(path))
+        await register(hooks, receiver.endpoint(path))
         receiver.answer(path, then=Answer(200, delay=0.1))
     for _ in range(NOTIFICATIONS):
         await announce(hooks, WebhookEventType.CONNECTION_DELETED)
@@ -91,5 +90,5 @@ async def test_a_hundred_notifications_across_a_worker_sigkill(
     assert len(receiver.requests) >= total
 
 
-async def _arrived(receiver: FakeReceiver) -> int:
+async def _arrived(receiver: WebhookReceiver) -> int:
     return len(receiver.requests)

@@ -1,5 +1,11 @@
-"""Fixtures of the integration tests (the suite's own are in ``tests/conftest.py``)."""
+"""Integration: real PostgreSQL and Redis, the gateway in-process over real HTTP, the
+worker in-process (in arq's burst mode unless a test is about a live worker)."""
 
-from tests.integration.webhook_fixtures import hooks, receiver
+from __future__ import annotations
 
-__all__ = ["hooks", "receiver"]
+import pytest
+
+
+@pytest.fixture(autouse=True)
+async def _clean(clean_state: None) -> None:
+    """Every test starts with empty tables and an empty Redis db."""

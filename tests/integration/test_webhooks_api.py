@@ -7,7 +7,7 @@ import base64
 
 from shared.infra import db
 from tests.helpers import Api
-from tests.integration.webhook_fixtures import register
+from tests.webhook_fixtures import register
 
 
 async def test_register_read_change_and_delete_an_endpoint(acme: Api, pool: db.Pool) -> None:

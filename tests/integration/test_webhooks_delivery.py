@@ -21,23 +21,23 @@ from shared.webhooks import service as webhooks
 from shared.webhooks.delivery import next_delay, retry_after_seconds
 from shared.webhooks.models import WebhookEventType
 from shared.webhooks.signing import standard_signature, unix_seconds
-from tests.fakes.receiver import Answer, FakeReceiver
+from tests.fakes.webhook_receiver import Answer, WebhookReceiver
 from tests.helpers import Api, eventually
-from tests.integration.webhook_fixtures import (
+from tests.processes import free_port
+from tests.webhook_fixtures import (
     announce,
     delivery,
     register,
     settings_of,
     settled,
 )
-from tests.processes import free_port
 from tests.workflow_fixtures import running_worker, worker_settings
 
 
 async def test_a_delivery_verifies_with_the_standardwebhooks_package(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    _, secret = await register(hooks, receiver.url("hook"))
+    _, secret = await register(hooks, receiver.endpoint("hook"))
     async with running_worker(worker_settings(hooks)):
         (delivery_id,) = await announce(hooks, WebhookEventType.CONNECTION_DELETED)
         await settled(hooks, delivery_id)
@@ -76,9 +76,9 @@ async def test_a_delivery_verifies_with_the_standardwebhooks_package(
 
 
 async def test_during_a_rotation_both_secrets_sign(
-    hooks: Api, receiver: FakeReceiver, pool: db.Pool
+    hooks: Api, receiver: WebhookReceiver, pool: db.Pool
 ) -> None:
-    endpoint_id, old = await register(hooks, receiver.url("hook"))
+    endpoint_id, old = await register(hooks, receiver.endpoint("hook"))
     rotated = await hooks.call("POST", f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret")
     new = rotated.body["secret"]
     async with running_worker(worker_settings(hooks)):
@@ -100,8 +100,8 @@ async def test_during_a_rotation_both_secrets_sign(
         Webhook(old).verify(after.body, after.headers)
 
 
-async def test_500_then_200_takes_two_attempts(hooks: Api, receiver: FakeReceiver) -> None:
-    await register(hooks, receiver.url("hook"))
+async def test_500_then_200_takes_two_attempts(hooks: Api, receiver: WebhookReceiver) -> None:
+    await register(hooks, receiver.endpoint("hook"))
     receiver.answer("hook", Answer(500, body="boom"))
     async with running_worker(worker_settings(hooks)):
         (delivery_id,) = await announce(hooks)
@@ -119,9 +119,9 @@ async def test_500_then_200_takes_two_attempts(hooks: Api, receiver: FakeReceive
 
 
 async def test_always_403_fails_after_the_whole_schedule(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    endpoint_id, _ = await register(hooks, receiver.url("hook"))
+    endpoint_id, _ = await register(hooks, receiver.endpoint("hook"))
     receiver.answer("hook", then=Answer(403, body="x" * 5000))
     async with running_worker(worker_settings(hooks)):
         (delivery_id,) = await announce(hooks)
@@ -148,10 +148,10 @@ async def test_connection_refused_is_retried_then_failed(hooks: Api) -> None:
 
 
 async def test_a_redirect_is_a_failure_and_is_not_followed(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    await register(hooks, receiver.url("moved"))
-    receiver.answer("moved", then=Answer(302, headers={"Location": receiver.url("target")}))
+    await register(hooks, receiver.endpoint("moved"))
+    receiver.answer("moved", then=Answer(302, headers={"Location": receiver.endpoint("target")}))
     async with running_worker(worker_settings(hooks)):
         (delivery_id,) = await announce(hooks)
         done = await settled(hooks, delivery_id)
@@ -160,8 +160,8 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(
     assert receiver.received("target") == []
 
 
-async def test_410_disables_the_endpoint(hooks: Api, receiver: FakeReceiver) -> None:
-    endpoint_id, _ = await register(hooks, receiver.url("gone"))
+async def test_410_disables_the_endpoint(hooks: Api, receiver: WebhookReceiver) -> None:
+    endpoint_id, _ = await register(hooks, receiver.endpoint("gone"))
     receiver.answer("gone", Answer(410))
     async with running_worker(worker_settings(hooks)):
         (delivery_id,) = await announce(hooks)
@@ -187,9 +187,9 @@ async def test_410_disables_the_endpoint(hooks: Api, receiver: FakeReceiver) -> 
 
 
 async def test_an_endpoint_failing_for_five_days_is_disabled(
-    hooks: Api, receiver: FakeReceiver, pool: db.Pool
+    hooks: Api, receiver: WebhookReceiver, pool: db.Pool
 ) -> None:
-    endpoint_id, _ = await register(hooks, receiver.url("down"))
+    endpoint_id, _ = await register(hooks, receiver.endpoint("down"))
     receiver.answer("down", then=Answer(503))
     await pool.execute("UPDATE webhook_endpoints SET failing_since = now() - interval '4 days'")
     async with running_worker(worker_settings(hooks)):
@@ -207,9 +207,9 @@ async def test_an_endpoint_failing_for_five_days_is_disabled(
 
 
 async def test_a_success_ends_the_failure_streak(
-    hooks: Api, receiver: FakeReceiver, pool: db.Pool
+    hooks: Api, receiver: WebhookReceiver, pool: db.Pool
 ) -> None:
-    endpoint_id, _ = await register(hooks, receiver.url("hook"))
+    endpoint_id, _ = await register(hooks, receiver.endpoint("hook"))
     await pool.execute("UPDATE webhook_endpoints SET failing_since = now() - interval '4 days'")
     async with running_worker(worker_settings(hooks)):
         await settled(hooks, (await announce(hooks))[0])
@@ -218,9 +218,9 @@ async def test_a_success_ends_the_failure_streak(
 
 
 async def test_429_retry_after_counts_within_one_to_two_times_the_schedule(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    await register(hooks, receiver.url("busy"))
+    await register(hooks, receiver.endpoint("busy"))
     receiver.answer(
         "busy",
         Answer(429, headers={"Retry-After": "3600"}),
@@ -240,8 +240,8 @@ async def test_429_retry_after_counts_within_one_to_two_times_the_schedule(
     assert 19 <= waited.total_seconds() <= 21  # an hour asked; twice the scheduled 10 s given
 
 
-async def test_a_timeout_is_a_failure_retried(hooks: Api, receiver: FakeReceiver) -> None:
-    await register(hooks, receiver.url("slow"))
+async def test_a_timeout_is_a_failure_retried(hooks: Api, receiver: WebhookReceiver) -> None:
+    await register(hooks, receiver.endpoint("slow"))
     receiver.answer("slow", Answer(200, delay=2))
     settings = worker_settings(hooks, webhook_timeout=0.3)
     async with running_worker(settings):
@@ -254,10 +254,10 @@ async def test_a_timeout_is_a_failure_retried(hooks: Api, receiver: FakeReceiver
 
 
 async def test_a_slow_endpoint_does_not_hold_up_another(
-    hooks: Api, receiver: FakeReceiver, pool: db.Pool
+    hooks: Api, receiver: WebhookReceiver, pool: db.Pool
 ) -> None:
-    await register(hooks, receiver.url("fast"))
-    slow_id, _ = await register(hooks, receiver.url("slow"))
+    await register(hooks, receiver.endpoint("fast"))
+    slow_id, _ = await register(hooks, receiver.endpoint("slow"))
     receiver.answer("slow", then=Answer(200, delay=1.5))
     count = 20
     # Six worker slots; at most two deliveries in flight per endpoint.
@@ -284,9 +284,9 @@ async def test_a_slow_endpoint_does_not_hold_up_another(
 
 
 async def test_the_sweeper_delivers_what_was_announced_without_redis(
-    hooks: Api, receiver: FakeReceiver, redis: Redis
+    hooks: Api, receiver: WebhookReceiver, redis: Redis
 ) -> None:
-    await register(hooks, receiver.url("hook"))
+    await register(hooks, receiver.endpoint("hook"))
     resources = hooks.http.app[RESOURCES]
     delivery_ids = [
         (
@@ -307,9 +307,9 @@ async def test_the_sweeper_delivers_what_was_announced_without_redis(
 
 
 async def test_the_test_route_sends_a_signed_ping_and_answers_with_the_attempt(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    endpoint_id, secret = await register(hooks, receiver.url("hook"), format="gocobalt")
+    endpoint_id, secret = await register(hooks, receiver.endpoint("hook"), format="gocobalt")
     sent = await hooks.call("POST", f"/v1/webhook-endpoints/{endpoint_id}/test")
     assert sent.status == 200, sent.body
     assert (sent.body["status"], sent.body["event_type"]) == ("succeeded", "webhook.test")
@@ -322,8 +322,8 @@ async def test_the_test_route_sends_a_signed_ping_and_answers_with_the_attempt(
     assert [d["id"] for d in listed.body["data"]] == [sent.body["id"]]
 
 
-async def test_the_event_log_filters_and_pages(hooks: Api, receiver: FakeReceiver) -> None:
-    endpoint_id, _ = await register(hooks, receiver.url("hook"))
+async def test_the_event_log_filters_and_pages(hooks: Api, receiver: WebhookReceiver) -> None:
+    endpoint_id, _ = await register(hooks, receiver.endpoint("hook"))
     receiver.answer("hook", Answer(500), Answer(500), Answer(500), Answer(500))
     async with running_worker(worker_settings(hooks)):
         (failing,) = await announce(hooks, WebhookEventType.CONNECTION_DELETED)
@@ -375,10 +375,10 @@ async def test_the_event_log_filters_and_pages(hooks: Api, receiver: FakeReceive
 
 
 async def test_opt_in_types_go_only_to_endpoints_that_name_them(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    await register(hooks, receiver.url("all"))
-    await register(hooks, receiver.url("named"), event_types=["execution.succeeded"])
+    await register(hooks, receiver.endpoint("all"))
+    await register(hooks, receiver.endpoint("named"), event_types=["execution.succeeded"])
     async with running_worker(worker_settings(hooks)):
         ids = await announce(hooks, WebhookEventType.EXECUTION_SUCCEEDED)
         assert len(ids) == 1

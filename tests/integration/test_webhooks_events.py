@@ -14,11 +14,10 @@ from services.gateway.appkeys import RESOURCES
 from shared.connections import store as connection_store
 from shared.connections.credentials import mark_needs_reauth
 from shared.infra import db
-from tests.fakes.receiver import FakeReceiver, Received
+from tests.fakes.webhook_receiver import Received, WebhookReceiver
 from tests.helpers import Api, eventually
-from tests.integration.webhook_fixtures import register
-from tests.link_browser import Browser
-from tests.test_link_flow import sign_in
+from tests.link_browser import Browser, sign_in
+from tests.webhook_fixtures import register
 from tests.workflow_fixtures import (
     arranged,
     connect_sandbox,
@@ -29,21 +28,21 @@ from tests.workflow_fixtures import (
 )
 
 
-async def _bodies(receiver: FakeReceiver, path: str, count: int) -> list[dict[str, Any]]:
+async def _bodies(receiver: WebhookReceiver, path: str, count: int) -> list[dict[str, Any]]:
     requests: list[Received] = await eventually(
         lambda: _received(receiver, path), lambda found: len(found) >= count, timeout=15
     )
     return [orjson.loads(r.body) for r in requests]
 
 
-async def _received(receiver: FakeReceiver, path: str) -> list[Received]:
+async def _received(receiver: WebhookReceiver, path: str) -> list[Received]:
     return receiver.received(path)
 
 
 async def test_connections_made_reauthorised_and_deleted_are_announced(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    _, secret = await register(hooks, receiver.url("hook"))
+    _, secret = await register(hooks, receiver.endpoint("hook"))
     async with running_worker(worker_settings(hooks)):
         connection_id = await connect_sandbox(hooks)
         (created,) = await _bodies(receiver, "hook", 1)
@@ -75,11 +74,11 @@ async def test_connections_made_reauthorised_and_deleted_are_announced(
 
 
 async def test_needs_reauth_carries_a_link_token_that_sends_the_user_back(
-    hooks: Api, receiver: FakeReceiver, pool: db.Pool
+    hooks: Api, receiver: WebhookReceiver, pool: db.Pool
 ) -> None:
     await register(
         hooks,
-        receiver.url("hook"),
+        receiver.endpoint("hook"),
         event_types=["connection.needs_reauth", "connection.updated", "execution.failed"],
     )
     connection_id, _ = await arranged(hooks)
@@ -130,9 +129,9 @@ async def test_needs_reauth_carries_a_link_token_that_sends_the_user_back(
 
 
 async def test_many_findings_of_one_refused_connection_announce_it_once(
-    hooks: Api, receiver: FakeReceiver, pool: db.Pool
+    hooks: Api, receiver: WebhookReceiver, pool: db.Pool
 ) -> None:
-    await register(hooks, receiver.url("hook"), event_types=["connection.needs_reauth"])
+    await register(hooks, receiver.endpoint("hook"), event_types=["connection.needs_reauth"])
     connection_id = await connect_sandbox(hooks)
     resources = hooks.http.app[RESOURCES]
     loaded = await connection_store.get_connection(
@@ -146,9 +145,9 @@ async def test_many_findings_of_one_refused_connection_announce_it_once(
 
 
 async def test_executions_are_announced_when_they_finish(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    await register(hooks, receiver.url("hook"), event_types=["execution.succeeded"])
+    await register(hooks, receiver.endpoint("hook"), event_types=["execution.succeeded"])
     _, workflow_id = await arranged(hooks)
     async with running_worker(worker_settings(hooks)):
         event_id = await send(hooks)
@@ -163,9 +162,9 @@ async def test_executions_are_announced_when_they_finish(
 
 
 async def test_a_refused_event_is_announced_to_those_who_ask(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    await register(hooks, receiver.url("hook"), event_types=["event.rejected"])
+    await register(hooks, receiver.endpoint("hook"), event_types=["event.rejected"])
     async with running_worker(worker_settings(hooks)):
         refused = await hooks.call(
             "POST",

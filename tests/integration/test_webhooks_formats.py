@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 from standardwebhooks import Webhook
 
-from tests.fakes.receiver import FakeReceiver, Received
+from tests.fakes.webhook_receiver import Received, WebhookReceiver
 from tests.helpers import Api, eventually
-from tests.integration.webhook_fixtures import register
+from tests.webhook_fixtures import register
 from tests.workflow_fixtures import (
     arranged,
     connect_sandbox,
@@ -25,7 +25,7 @@ from tests.workflow_fixtures import (
 )
 
 
-async def _requests(receiver: FakeReceiver, path: str, count: int) -> list[Received]:
+async def _requests(receiver: WebhookReceiver, path: str, count: int) -> list[Received]:
     async def found() -> list[Received]:
         return receiver.received(path)
 
@@ -37,10 +37,12 @@ def _cobalt_signed(request: Received, secret: str) -> bool:
     return hmac.compare_digest(request.headers["x-cobalt-signature"], expected)
 
 
-async def test_gocobalt_receivers_get_gocobalt_webhooks(hooks: Api, receiver: FakeReceiver) -> None:
+async def test_gocobalt_receivers_get_gocobalt_webhooks(
+    hooks: Api, receiver: WebhookReceiver
+) -> None:
     _, secret = await register(
         hooks,
-        receiver.url("cobalt"),
+        receiver.endpoint("cobalt"),
         format="gocobalt",
         event_types=[
             "connection.created",
@@ -87,10 +89,10 @@ async def test_gocobalt_receivers_get_gocobalt_webhooks(hooks: Api, receiver: Fa
         Webhook(secret).verify(request.body, request.headers)  # the standard headers too
 
 
-async def test_gocobalt_names_expired_and_errored(hooks: Api, receiver: FakeReceiver) -> None:
+async def test_gocobalt_names_expired_and_errored(hooks: Api, receiver: WebhookReceiver) -> None:
     await register(
         hooks,
-        receiver.url("cobalt"),
+        receiver.endpoint("cobalt"),
         format="gocobalt",
         event_types=["connection.needs_reauth", "execution.failed"],
     )
@@ -106,9 +108,9 @@ async def test_gocobalt_names_expired_and_errored(hooks: Api, receiver: FakeRece
 
 
 async def test_vital_receivers_get_provider_connection_events(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    _, secret = await register(hooks, receiver.url("vital"), format="vital")
+    _, secret = await register(hooks, receiver.endpoint("vital"), format="vital")
     connection_id, _ = await arranged(hooks)
     await hooks.call("PUT", f"/v1/connections/{connection_id}/sandbox/fault", {"fault": "revoked"})
     async with running_worker(worker_settings(hooks)):
@@ -147,10 +149,10 @@ async def test_vital_receivers_get_provider_connection_events(
 
 
 async def test_a_format_without_a_shape_for_a_type_is_not_sent_it(
-    hooks: Api, receiver: FakeReceiver
+    hooks: Api, receiver: WebhookReceiver
 ) -> None:
-    await register(hooks, receiver.url("vital"), format="vital")  # default types
-    await register(hooks, receiver.url("standard"))
+    await register(hooks, receiver.endpoint("vital"), format="vital")  # default types
+    await register(hooks, receiver.endpoint("standard"))
     async with running_worker(worker_settings(hooks)):
         connection_id = await connect_sandbox(hooks)
         await hooks.call("DELETE", f"/v1/connections/{connection_id}")

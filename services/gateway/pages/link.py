@@ -10,13 +10,16 @@ from services.gateway.appkeys import RESOURCES
 from services.gateway.templating import render
 from shared.clients import service as client_settings
 from shared.connectors.catalog import App
-from shared.infra.resources import Resources
+from shared.grants.models import HostedSession
 from shared.link import flow as link_flow
 from shared.link.flow import FlowError, Outcome
-from shared.tokens.models import HostedSession
+from shared.link.models import FlowErrorCode
+from shared.resources import Resources
 
 COOKIE = "lp_link"
-_CSRF_FAILED = FlowError("csrf_failed", "This form has expired. Please go back and try again.")
+_CSRF_FAILED = FlowError(
+    FlowErrorCode.CSRF_FAILED, "This form has expired. Please go back and try again."
+)
 routes = web.RouteTableDef()
 
 
@@ -78,10 +81,17 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     token = request.query.get("token", "")
     try:
         session_id = await link_flow.start_session(
-            res, link_token=token, sdk_origin=request.query.get("origin")
+            pool=res.pool,
+            redis=res.redis,
+            caches=res.caches,
+            settings=res.settings,
+            link_token=token,
+            sdk_origin=request.query.get("origin"),
         )
     except FlowError as error:
-        return _error_page(error, status=410 if error.code == "link_token_invalid" else 400)
+        return _error_page(
+            error, status=410 if error.code == FlowErrorCode.LINK_TOKEN_INVALID else 400
+        )
     # Redirect so the token leaves the address bar, and a reload cannot be mistaken for reuse.
     response = web.HTTPSeeOther("/link/session")
     response.set_cookie(
@@ -101,10 +111,10 @@ async def show_apps(request: web.Request) -> web.StreamResponse:
     """The app picker (or the one app the token preselects)."""
     res = request.app[RESOURCES]
     try:
-        session = await link_flow.load_session(res, _session_id(request))
+        session = await link_flow.load_session(redis=res.redis, session_id=_session_id(request))
     except FlowError as error:
         return _error_page(error)
-    offered = await link_flow.offered_apps(res, session)
+    offered = await link_flow.offered_apps(pool=res.pool, catalog=res.catalog, session=session)
     branding = await _branding(res, session)
     chosen = link_flow.preselected(session, offered)
     if chosen is not None:
@@ -121,12 +131,21 @@ async def show_apps(request: web.Request) -> web.StreamResponse:
 async def _session_and_app(request: web.Request) -> tuple[Resources, str, HostedSession, App]:
     res = request.app[RESOURCES]
     session_id = _session_id(request)
-    session = await link_flow.load_session(res, session_id)
+    session = await link_flow.load_session(redis=res.redis, session_id=session_id)
     assert session_id is not None
     slug = request.match_info["slug"]
-    app = next((a for a in await link_flow.offered_apps(res, session) if a.slug == slug), None)
+    app = next(
+        (
+            a
+            for a in await link_flow.offered_apps(
+                pool=res.pool, catalog=res.catalog, session=session
+            )
+            if a.slug == slug
+        ),
+        None,
+    )
     if app is None:
-        raise FlowError("app_not_offered", "That app is not available from this link.")
+        raise FlowError(FlowErrorCode.APP_NOT_OFFERED, "That app is not available from this link.")
     return res, session_id, session, app
 
 
@@ -174,7 +193,15 @@ async def connect_app(request: web.Request) -> web.StreamResponse:
                 **branding,
             )
     result = await link_flow.connect_with_form(
-        res, session_id=session_id, session=session, app=app, values=values
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        keyring=res.keyring,
+        settings=res.settings,
+        session_id=session_id,
+        session=session,
+        app=app,
+        values=values,
     )
     if isinstance(result, str):
         raise web.HTTPSeeOther(result)
@@ -187,7 +214,7 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     res = request.app[RESOURCES]
     session_id = _session_id(request)
     try:
-        session = await link_flow.load_session(res, session_id)
+        session = await link_flow.load_session(redis=res.redis, session_id=session_id)
     except FlowError as error:
         return _error_page(error)
     assert session_id is not None
@@ -195,10 +222,12 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     if form.get("csrf") != session.csrf:
         return _error_page(_CSRF_FAILED, 403)
     outcome = await link_flow.fail(
-        res,
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
         session_id=session_id,
         session=session,
-        code="user_cancelled",
+        code=FlowErrorCode.USER_CANCELLED,
         description="You cancelled.",
     )
     return _finish(res, outcome, color=session.color)
@@ -210,7 +239,13 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
     res = request.app[RESOURCES]
     try:
         outcome = await link_flow.complete_oauth(
-            res,
+            pool=res.pool,
+            redis=res.redis,
+            caches=res.caches,
+            keyring=res.keyring,
+            catalog=res.catalog,
+            http=res.http,
+            settings=res.settings,
             session_id=_session_id(request),
             state=request.query.get("state", ""),
             code=request.query.get("code"),

@@ -39,7 +39,7 @@ def _json(reply: sandbox.SandboxReply) -> web.Response:
 
 def _authorize_problem(request: web.Request, params: dict[str, str]) -> str | None:
     res = request.app[RESOURCES]
-    if params.get("redirect_uri") != sandbox.registered_redirect_uri(res):
+    if params.get("redirect_uri") != sandbox.registered_redirect_uri(settings=res.settings):
         return "redirect_uri is not registered with the sandbox"
     if params.get("response_type") != "code":
         return "response_type must be code"
@@ -103,7 +103,7 @@ async def authorize_submit(request: web.Request) -> web.StreamResponse:
             username=username,
         )
     code = await sandbox.issue_code(
-        res,
+        redis=res.redis,
         client_id=params["client_id"],
         redirect_uri=params["redirect_uri"],
         scopes=params.get("scope", "").split(),
@@ -129,8 +129,14 @@ async def token(request: web.Request) -> web.Response:
     """The token endpoint (form-encoded, client authentication by HTTP Basic or form fields)."""
     form = {k: str(v) for k, v in (await request.post()).items()}
     client_id, secret = _basic_auth(request.headers.get("Authorization"))
+    res = request.app[RESOURCES]
     reply = await sandbox.token_endpoint(
-        request.app[RESOURCES], form=form, client_id=client_id, client_secret=secret
+        pool=res.pool,
+        redis=res.redis,
+        settings=res.settings,
+        form=form,
+        client_id=client_id,
+        client_secret=secret,
     )
     return _json(reply)
 
@@ -150,7 +156,7 @@ async def api(request: web.Request) -> web.Response:
                 )
             )
     reply = await sandbox.api_call(
-        request.app[RESOURCES],
+        pool=request.app[RESOURCES].pool,
         method=request.method,
         path="/" + request.match_info["path"],
         authorization=request.headers.get("Authorization"),

@@ -18,12 +18,11 @@ router = Router("apps")
     response=Page[AppRead],
 )
 async def list_apps(call: Call) -> Page[AppRead]:
-    account = call.session.linked_account_id if call.session else None
     items = await apps.list_apps(
         pool=call.resources.pool,
         catalog=call.resources.catalog,
         tenant=call.tenant,
-        linked_account_id=account,
+        linked_account_id=call.account_scope(),
         include_disabled=False,
     )
     return Page[AppRead](data=items, next_cursor=None)

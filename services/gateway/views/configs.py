@@ -5,14 +5,10 @@ from __future__ import annotations
 from services.gateway.endpoints import Access, Call, Reply, Router
 from shared.configs import service as configs
 from shared.configs.schemas import ConfigFind, ConfigRead, ConfigUpdate
-from shared.errors import invalid, not_found
+from shared.errors import not_found
 from shared.schemas import Deleted
 
 router = Router("configs")
-
-
-def _own_account(call: Call) -> str | None:
-    return call.session.linked_account_id if call.session else None
 
 
 @router.route(
@@ -25,16 +21,15 @@ def _own_account(call: Call) -> str | None:
     status=201,
 )
 async def find_or_create_config(call: Call, body: ConfigFind) -> Reply:
-    account = _own_account(call)
-    if account is not None and body.linked_account_id not in (None, account):
+    if body.linked_account_id is not None and not call.may_act_for(body.linked_account_id):
         raise not_found("linked account", field="linked_account_id")
-    account = account or body.linked_account_id
-    if account is None:
-        raise invalid("linked_account_id", "linked_account_id: required with server credentials")
+    res = call.resources
     config, created = await configs.find_or_create(
-        call.resources,
+        pool=res.pool,
+        caches=res.caches,
+        catalog=res.catalog,
         tenant=call.tenant,
-        linked_account_id=account,
+        linked_account_id=call.acting_account(body.linked_account_id),
         app=body.app,
         config_id=body.config_id,
     )
@@ -50,10 +45,10 @@ async def find_or_create_config(call: Call, body: ConfigFind) -> Reply:
 )
 async def get_config(call: Call) -> ConfigRead:
     return await configs.get(
-        call.resources,
+        pool=call.resources.pool,
         tenant=call.tenant,
-        config_uuid=call.path("config_id"),
-        linked_account_id=_own_account(call),
+        config_uuid=call.path_id("config_id", "config"),
+        linked_account_id=call.account_scope(),
     )
 
 
@@ -67,10 +62,10 @@ async def get_config(call: Call) -> ConfigRead:
 )
 async def update_config(call: Call, body: ConfigUpdate) -> ConfigRead:
     return await configs.update(
-        call.resources,
+        pool=call.resources.pool,
         tenant=call.tenant,
-        config_uuid=call.path("config_id"),
-        linked_account_id=_own_account(call),
+        config_uuid=call.path_id("config_id", "config"),
+        linked_account_id=call.account_scope(),
         body=body,
     )
 
@@ -84,9 +79,9 @@ async def update_config(call: Call, body: ConfigUpdate) -> ConfigRead:
 )
 async def delete_config(call: Call) -> Deleted:
     await configs.delete(
-        call.resources,
+        pool=call.resources.pool,
         tenant=call.tenant,
-        config_uuid=call.path("config_id"),
-        linked_account_id=_own_account(call),
+        config_uuid=call.path_id("config_id", "config"),
+        linked_account_id=call.account_scope(),
     )
     return Deleted()

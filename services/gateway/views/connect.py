@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from services.gateway.endpoints import Access, Call, Reply, Router
-from shared.errors import invalid
 from shared.link import service as link_tokens
 from shared.sessions.schemas import HostedConnectCreate, HostedConnectCreated
 
@@ -20,12 +19,6 @@ router = Router("connect")
     status=201,
 )
 async def create_hosted_url(call: Call, body: HostedConnectCreate) -> Reply:
-    if call.session is not None:
-        account = call.session.linked_account_id
-    elif body.linked_account_id is not None:
-        account = body.linked_account_id
-    else:
-        raise invalid("linked_account_id", "linked_account_id: required with server credentials")
     res = call.resources
     issued = await link_tokens.issue_connect_link_token(
         pool=res.pool,
@@ -33,7 +26,7 @@ async def create_hosted_url(call: Call, body: HostedConnectCreate) -> Reply:
         caches=res.caches,
         ttl=res.settings.link_token_ttl,
         tenant=call.tenant,
-        linked_account_id=account,
+        linked_account_id=call.acting_account(body.linked_account_id),
         color=body.color,
         display_name=body.name,
     )

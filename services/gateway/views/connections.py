@@ -27,13 +27,12 @@ router = Router("connections")
     response=Page[ConnectionRead],
 )
 async def list_connections(call: Call, query: ConnectionQuery) -> Page[ConnectionRead]:
-    linked_account_id = call.session.linked_account_id if call.session else query.linked_account_id
     items, next_cursor = await store.list_connections(
         call.resources.pool,
         tenant=call.tenant,
         limit=call.page_limit(query.limit),
         cursor=query.cursor,
-        linked_account_id=linked_account_id,
+        linked_account_id=call.account_scope(query.linked_account_id),
         app=query.app,
         status=query.status,
     )
@@ -53,9 +52,7 @@ async def get_connection(call: Call) -> ConnectionRead:
         tenant=call.tenant,
         connection_id=call.path_id("connection_id", "connection"),
     )
-    if found is None or (
-        call.session and found.connection.linked_account_id != call.session.linked_account_id
-    ):
+    if found is None or not call.may_act_for(found.connection.linked_account_id):
         raise not_found("connection")
     return ConnectionRead.of(found.connection)
 
@@ -72,7 +69,7 @@ async def delete_connection(call: Call) -> Deleted:
         call.resources.pool,
         tenant=call.tenant,
         connection_id=call.path_id("connection_id", "connection"),
-        linked_account_id=call.session.linked_account_id if call.session else None,
+        linked_account_id=call.account_scope(),
     )
     if not deleted:
         raise not_found("connection")
@@ -105,7 +102,7 @@ async def rotate_access_token(call: Call) -> AccessTokenRotated:
 )
 async def set_sandbox_fault(call: Call, body: SandboxFaultSet) -> SandboxFaultRead:
     return await sandbox.set_connection_fault(
-        call.resources,
+        pool=call.resources.pool,
         tenant=call.tenant,
         connection_id=call.path_id("connection_id", "connection"),
         fault=body.fault,
@@ -125,7 +122,7 @@ class SandboxCalls(Page[dict[str, Any]]):
 )
 async def list_sandbox_calls(call: Call) -> SandboxCalls:
     calls = await sandbox.connection_calls(
-        call.resources,
+        pool=call.resources.pool,
         tenant=call.tenant,
         connection_id=call.path_id("connection_id", "connection"),
     )

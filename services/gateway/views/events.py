@@ -17,17 +17,10 @@ from shared.events.schemas import (
     EventRead,
     ExecutionSummary,
 )
-from shared.events.store import Definition
 from shared.executions import store as execution_store
 from shared.schemas import Page
 
 router = Router("events")
-
-
-def _definition_read(d: Definition, changed: bool = True) -> EventDefinitionRead:
-    return EventDefinitionRead(
-        name=d.name, version=d.version, schema_=d.schema, created_at=d.created_at, changed=changed
-    )
 
 
 @router.route(
@@ -39,10 +32,17 @@ def _definition_read(d: Definition, changed: bool = True) -> EventDefinitionRead
     status=201,
 )
 async def save_event_definition(call: Call, body: EventDefinitionCreate) -> Reply:
+    res = call.resources
     definition, changed = await event_definitions.save_definition(
-        call.resources, tenant=call.tenant, name=body.name, schema=body.schema_, sample=body.sample
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        tenant=call.tenant,
+        name=body.name,
+        schema=body.schema_,
+        sample=body.sample,
     )
-    return Reply(_definition_read(definition, changed), 201 if changed else 200)
+    return Reply(EventDefinitionRead.of(definition, changed=changed), 201 if changed else 200)
 
 
 @router.route(
@@ -53,7 +53,9 @@ async def save_event_definition(call: Call, body: EventDefinitionCreate) -> Repl
 )
 async def list_event_definitions(call: Call) -> Page[EventDefinitionRead]:
     found = await store.list_definitions(call.resources.pool, tenant=call.tenant)
-    return Page[EventDefinitionRead](data=[_definition_read(d) for d in found], next_cursor=None)
+    return Page[EventDefinitionRead](
+        data=[EventDefinitionRead.of(d) for d in found], next_cursor=None
+    )
 
 
 @router.route(
@@ -68,7 +70,9 @@ async def get_event_definition(call: Call) -> Page[EventDefinitionRead]:
     )
     if not versions:
         raise not_found("event definition")
-    return Page[EventDefinitionRead](data=[_definition_read(d) for d in versions], next_cursor=None)
+    return Page[EventDefinitionRead](
+        data=[EventDefinitionRead.of(d) for d in versions], next_cursor=None
+    )
 
 
 def _idempotency_key(call: Call) -> str | None:
@@ -87,8 +91,14 @@ def _idempotency_key(call: Call) -> str | None:
     status=202,
 )
 async def send_event(call: Call, body: EventCreate) -> Reply:
+    res = call.resources
     accepted, _ = await events.ingest(
-        call.resources, tenant=call.tenant, body=body, idempotency_key=_idempotency_key(call)
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        tenant=call.tenant,
+        body=body,
+        idempotency_key=_idempotency_key(call),
     )
     return Reply(accepted, 202)
 
@@ -102,9 +112,11 @@ async def send_event(call: Call, body: EventCreate) -> Reply:
     status=202,
 )
 async def send_events(call: Call, body: EventBatchCreate) -> Reply:
-    return Reply(
-        await events.ingest_batch(call.resources, tenant=call.tenant, items=body.events), 202
+    res = call.resources
+    accepted = await events.ingest_batch(
+        pool=res.pool, redis=res.redis, caches=res.caches, tenant=call.tenant, items=body.events
     )
+    return Reply(accepted, 202)
 
 
 @router.route(
@@ -115,20 +127,13 @@ async def send_events(call: Call, body: EventBatchCreate) -> Reply:
 )
 async def get_event(call: Call) -> EventRead:
     event_id = call.path_id("event_id", "event")
-    row = await store.get_event(call.resources.pool, tenant=call.tenant, event_id=event_id)
-    if row is None:
+    event = await store.get_event(call.resources.pool, tenant=call.tenant, event_id=event_id)
+    if event is None:
         raise not_found("event")
     executions = await execution_store.executions_of_event(call.resources.pool, event_id=event_id)
-    return EventRead(
-        id=str(row["id"]),
-        event=row["name"],
-        definition_version=row["definition_version"],
-        linked_account_id=row["linked_account_id"],
-        config_id=row["config_id"],
-        payload=row["payload"],
-        status=row["status"],
-        created_at=row["created_at"],
-        executions=[
+    return EventRead.of(
+        event,
+        [
             ExecutionSummary(id=str(e.id), workflow_id=str(e.workflow_id), status=e.status)
             for e in executions
         ],

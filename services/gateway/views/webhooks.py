@@ -9,7 +9,6 @@ from services.gateway.endpoints import Call, Reply, Router
 from shared.errors import invalid, not_found
 from shared.schemas import Deleted, Page, PageQuery
 from shared.webhooks import delivery, service, store
-from shared.webhooks.delivery import Sender
 from shared.webhooks.models import SUBSCRIBABLE, Delivery
 from shared.webhooks.schemas import (
     WebhookDeliveryQuery,
@@ -150,9 +149,7 @@ async def test_webhook_endpoint(call: Call) -> WebhookDeliveryRead:
     endpoint = await service.require_endpoint(
         pool=call.resources.pool, tenant=call.tenant, endpoint_id=_endpoint_id(call)
     )
-    sent = await delivery.send_test(
-        Sender.of(call.resources), tenant=call.tenant, endpoint_id=endpoint.id
-    )
+    sent = await delivery.send_test(call.resources, tenant=call.tenant, endpoint_id=endpoint.id)
     return await _with_attempts(call, sent)
 
 

@@ -21,14 +21,17 @@ router = Router("workflows")
     status=201,
 )
 async def create_workflow(call: Call, body: WorkflowCreate) -> Reply:
-    return Reply(await workflows.save_workflow(call.resources, tenant=call.tenant, body=body), 201)
+    res = call.resources
+    saved = await workflows.save_workflow(
+        pool=res.pool, caches=res.caches, catalog=res.catalog, tenant=call.tenant, body=body
+    )
+    return Reply(WorkflowRead.of(saved), 201)
 
 
 @router.route("GET", "/v1/workflows", summary="Every workflow", response=Page[WorkflowRead])
 async def list_workflows(call: Call) -> Page[WorkflowRead]:
-    return Page[WorkflowRead](
-        data=await store.list_workflows(call.resources.pool, tenant=call.tenant), next_cursor=None
-    )
+    found = await store.list_workflows(call.resources.pool, tenant=call.tenant)
+    return Page[WorkflowRead](data=[WorkflowRead.of(w) for w in found], next_cursor=None)
 
 
 @router.route("GET", "/v1/workflows/{workflow_id}", summary="One workflow", response=WorkflowRead)
@@ -38,7 +41,7 @@ async def get_workflow(call: Call) -> WorkflowRead:
     )
     if found is None:
         raise not_found("workflow")
-    return found
+    return WorkflowRead.of(found)
 
 
 @router.route(
@@ -49,12 +52,16 @@ async def get_workflow(call: Call) -> WorkflowRead:
     response=WorkflowRead,
 )
 async def replace_workflow(call: Call, body: WorkflowCreate) -> WorkflowRead:
-    return await workflows.save_workflow(
-        call.resources,
+    res = call.resources
+    saved = await workflows.save_workflow(
+        pool=res.pool,
+        caches=res.caches,
+        catalog=res.catalog,
         tenant=call.tenant,
         body=body,
         workflow_id=call.path_id("workflow_id", "workflow"),
     )
+    return WorkflowRead.of(saved)
 
 
 @router.route(

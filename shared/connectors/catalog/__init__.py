@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.tokens.service import Environment
+from shared.tenancy import Environment
 
 AuthKind = Literal["oauth2", "api_key", "basic", "none"]
 _PLACEHOLDER = re.compile(r"{(\w+)}")

@@ -16,16 +16,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
+from redis.asyncio import Redis
 
+from shared.config import Settings
 from shared.connections import store as connection_store
 from shared.connectors.oauth import s256
 from shared.connectors.sandbox import store
 from shared.connectors.sandbox.schemas import SandboxFault, SandboxFaultRead
 from shared.errors import ApiError, ErrorCode, not_found
-from shared.infra import redis_keys
-from shared.infra.resources import Resources
+from shared.infra import redis_keys, tokens
+from shared.infra.db import Pool
 from shared.tenancy import Tenant
-from shared.tokens import service as tokens
 
 SANDBOX_APP = "sandbox"
 GOOD_USERNAME = "user_good"
@@ -61,14 +62,14 @@ def valid_login(username: str, password: str) -> bool:
     )
 
 
-def registered_redirect_uri(res: Resources) -> str:
+def registered_redirect_uri(*, settings: Settings) -> str:
     """The only redirect URI the sandbox sends codes to: Linkport's OAuth callback."""
-    return res.settings.base_url.rstrip("/") + "/link/oauth/callback"
+    return settings.base_url.rstrip("/") + "/link/oauth/callback"
 
 
 async def issue_code(
-    res: Resources,
     *,
+    redis: Redis,
     client_id: str,
     redirect_uri: str,
     scopes: list[str],
@@ -84,7 +85,7 @@ async def issue_code(
         scopes=scopes,
         username=username,
     )
-    await res.redis.set(
+    await redis.set(
         redis_keys.sandbox_code(tokens.hex_digest(code)), record.model_dump_json(), ex=CODE_TTL
     )
     return code
@@ -95,7 +96,13 @@ def _oauth_error(status: int, error: str, description: str) -> SandboxReply:
 
 
 async def token_endpoint(
-    res: Resources, *, form: dict[str, str], client_id: str | None, client_secret: str | None
+    *,
+    pool: Pool,
+    redis: Redis,
+    settings: Settings,
+    form: dict[str, str],
+    client_id: str | None,
+    client_secret: str | None,
 ) -> SandboxReply:
     """``POST /sandbox/oauth/token``: authorization_code and refresh_token grants."""
     client_id = client_id or form.get("client_id")
@@ -103,25 +110,32 @@ async def token_endpoint(
     if not (
         client_id
         and client_secret
-        and secrets.compare_digest(client_id, res.settings.sandbox_client_id)
-        and secrets.compare_digest(client_secret, res.settings.sandbox_client_secret)
+        and secrets.compare_digest(client_id, settings.sandbox_client_id)
+        and secrets.compare_digest(client_secret, settings.sandbox_client_secret)
     ):
         return _oauth_error(401, "invalid_client", "unknown client or wrong client secret")
     grant_type = form.get("grant_type")
     if grant_type == "authorization_code":
-        return await _redeem_code(res, form=form, client_id=client_id)
+        return await _redeem_code(
+            pool=pool, redis=redis, settings=settings, form=form, client_id=client_id
+        )
     if grant_type == "refresh_token":
         grant = await store.use_refresh_token(
-            res.pool, refresh_hash=tokens.digest(form.get("refresh_token", ""))
+            pool, refresh_hash=tokens.digest(form.get("refresh_token", ""))
         )
         if grant is None or grant.fault == "revoked":
             return _oauth_error(400, "invalid_grant", "refresh token is invalid, used, or revoked")
-        return SandboxReply(200, await _new_tokens(res, grant_id=grant.id, scopes=grant.scopes))
+        return SandboxReply(
+            200,
+            await _new_tokens(pool=pool, settings=settings, grant_id=grant.id, scopes=grant.scopes),
+        )
     return _oauth_error(400, "unsupported_grant_type", "use authorization_code or refresh_token")
 
 
-async def _redeem_code(res: Resources, *, form: dict[str, str], client_id: str) -> SandboxReply:
-    raw = await res.redis.getdel(redis_keys.sandbox_code(tokens.hex_digest(form.get("code", ""))))
+async def _redeem_code(
+    *, pool: Pool, redis: Redis, settings: Settings, form: dict[str, str], client_id: str
+) -> SandboxReply:
+    raw = await redis.getdel(redis_keys.sandbox_code(tokens.hex_digest(form.get("code", ""))))
     if raw is None:
         return _oauth_error(
             400, "invalid_grant", "authorization code is invalid, expired or already used"
@@ -139,17 +153,21 @@ async def _redeem_code(res: Resources, *, form: dict[str, str], client_id: str) 
             400, "invalid_grant", "PKCE code_verifier does not match the code_challenge"
         )
     grant_id = await store.create_grant(
-        res.pool, username=code.username, client_id=client_id, scopes=code.scopes
+        pool, username=code.username, client_id=client_id, scopes=code.scopes
     )
-    return SandboxReply(200, await _new_tokens(res, grant_id=grant_id, scopes=code.scopes))
+    return SandboxReply(
+        200, await _new_tokens(pool=pool, settings=settings, grant_id=grant_id, scopes=code.scopes)
+    )
 
 
-async def _new_tokens(res: Resources, *, grant_id: uuid.UUID, scopes: list[str]) -> dict[str, Any]:
+async def _new_tokens(
+    *, pool: Pool, settings: Settings, grant_id: uuid.UUID, scopes: list[str]
+) -> dict[str, Any]:
     access_token = tokens.mint(ACCESS_PREFIX, 32)
     refresh_token = tokens.mint(REFRESH_PREFIX, 32)
-    ttl = res.settings.sandbox_access_token_ttl
+    ttl = settings.sandbox_access_token_ttl
     await store.add_tokens(
-        res.pool,
+        pool,
         grant_id=grant_id,
         access_hash=tokens.digest(access_token),
         refresh_hash=tokens.digest(refresh_token),
@@ -170,8 +188,8 @@ def _api_error(status: int, error: str, description: str, **headers: str) -> San
 
 
 async def api_call(
-    res: Resources,
     *,
+    pool: Pool,
     method: str,
     path: str,
     authorization: str | None,
@@ -181,16 +199,16 @@ async def api_call(
     """``/sandbox/api/...``: authenticate the bearer token, apply faults, serve, record."""
     scheme, _, token = (authorization or "").partition(" ")
     found = (
-        await store.grant_of_access_token(res.pool, access_hash=tokens.digest(token.strip()))
+        await store.grant_of_access_token(pool, access_hash=tokens.digest(token.strip()))
         if scheme.lower() == "bearer"
         else None
     )
     grant_id = found[0].id if found else None
     reply = await _serve(
-        res, found=found, method=method, path=path, body=body, idempotency_key=idempotency_key
+        pool=pool, found=found, method=method, path=path, body=body, idempotency_key=idempotency_key
     )
     await store.record_call(
-        res.pool,
+        pool,
         grant_id=grant_id,
         method=method,
         path=path,
@@ -202,8 +220,8 @@ async def api_call(
 
 
 async def _serve(
-    res: Resources,
     *,
+    pool: Pool,
     found: tuple[store.SandboxGrant, bool] | None,
     method: str,
     path: str,
@@ -215,11 +233,11 @@ async def _serve(
     grant, expired = found
     if expired:
         return _api_error(401, "invalid_token", "access token expired")
-    fault = await store.take_fault(res.pool, grant_id=grant.id)
+    fault = await store.take_fault(pool, grant_id=grant.id)
     if fault == "revoked":
         return _api_error(401, "invalid_token", "access revoked by the user")
     if fault == "expired_token":
-        await store.expire_access_tokens(res.pool, grant_id=grant.id)
+        await store.expire_access_tokens(pool, grant_id=grant.id)
         return _api_error(401, "invalid_token", "access token expired")
     if fault == "rate_limited":
         return _api_error(429, "rate_limited", "slow down", **{"Retry-After": "1"})
@@ -230,22 +248,22 @@ async def _serve(
             200, {"account_id": str(grant.id), "username": grant.username, "scopes": grant.scopes}
         )
     if path == "/contacts" and method == "GET":
-        return SandboxReply(200, {"data": await store.list_contacts(res.pool, grant_id=grant.id)})
+        return SandboxReply(200, {"data": await store.list_contacts(pool, grant_id=grant.id)})
     if path == "/contacts" and method == "POST":
         if not isinstance(body, dict) or not body.get("email"):
             return _api_error(422, "invalid_contact", "a contact needs at least an email")
         contact, created = await store.create_contact(
-            res.pool, grant_id=grant.id, data=body, idempotency_key=idempotency_key
+            pool, grant_id=grant.id, data=body, idempotency_key=idempotency_key
         )
         return SandboxReply(201 if created else 200, contact)
     return _api_error(404, "not_found", f"no sandbox endpoint {method} {path}")
 
 
 async def _sandbox_grant_of(
-    res: Resources, *, tenant: Tenant, connection_id: uuid.UUID
+    *, pool: Pool, tenant: Tenant, connection_id: uuid.UUID
 ) -> store.SandboxGrant:
     connection = await connection_store.get_connection(
-        res.pool, tenant=tenant, connection_id=connection_id
+        pool, tenant=tenant, connection_id=connection_id
     )
     if connection is None:
         raise not_found("connection")
@@ -255,33 +273,33 @@ async def _sandbox_grant_of(
             "faults exist only for sandbox connections",
             field="connection_id",
         )
-    grant = await store.get_grant(res.pool, grant_id=uuid.UUID(connection.provider_account_id))
+    grant = await store.get_grant(pool, grant_id=uuid.UUID(connection.provider_account_id))
     if grant is None:
         raise not_found("sandbox grant")
     return grant
 
 
 async def set_connection_fault(
-    res: Resources,
     *,
+    pool: Pool,
     tenant: Tenant,
     connection_id: uuid.UUID,
     fault: SandboxFault | None,
     count: int | None,
 ) -> SandboxFaultRead:
     """Switch a fault on (or off) for a sandbox connection's grant."""
-    grant = await _sandbox_grant_of(res, tenant=tenant, connection_id=connection_id)
+    grant = await _sandbox_grant_of(pool=pool, tenant=tenant, connection_id=connection_id)
     if fault == "expired_token" and count is None:
         count = 1  # a token expires once; the refreshed one works (unless a count says otherwise)
-    await store.set_fault(res.pool, grant_id=grant.id, fault=fault, remaining=count)
+    await store.set_fault(pool, grant_id=grant.id, fault=fault, remaining=count)
     return SandboxFaultRead(
         connection_id=str(connection_id), fault=fault, remaining=count if fault else None
     )
 
 
 async def connection_calls(
-    res: Resources, *, tenant: Tenant, connection_id: uuid.UUID
+    *, pool: Pool, tenant: Tenant, connection_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """The sandbox API calls made with a sandbox connection's tokens."""
-    grant = await _sandbox_grant_of(res, tenant=tenant, connection_id=connection_id)
-    return await store.list_calls(res.pool, grant_id=grant.id)
+    grant = await _sandbox_grant_of(pool=pool, tenant=tenant, connection_id=connection_id)
+    return await store.list_calls(pool, grant_id=grant.id)

@@ -1,0 +1,92 @@
+"""What a short-lived token grants: the records kept in Redis under the token's hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.tenancy import Environment, Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token just issued (shown to its caller once) and when it stops working."""
+
+    token: str
+    expires_at: datetime
+
+
+class LinkFlow(StrEnum):
+    """Which seed's Link flow a link token opens."""
+
+    EMR = "emr"
+    WEARABLES = "wearables"
+    CONNECT = "connect"  # the hosted Connect URL (POST /v1/connect/hosted)
+
+
+class Grant(BaseModel):
+    """Fields common to every token record: whose it is and when it ends."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: UUID
+    environment: Environment
+    linked_account_id: str
+    # The account's created_at when the token was issued: a token dies with its account,
+    # even if an account of the same id is created again later.
+    account_created_at: datetime
+    expires_at: datetime
+
+    @property
+    def tenant(self) -> Tenant:
+        """The tenant the token was issued by."""
+        return Tenant(self.client_id, self.environment)
+
+
+class LinkGrant(Grant):
+    """A link token: who the Link flow is for and the options it was opened with."""
+
+    flow: LinkFlow
+    org_id: str | None = None
+    provider: str | None = None
+    filter_on_providers: list[str] | None = None
+    redirect_url: str | None = None
+    emr_name: str | None = None
+    update_connection_id: UUID | None = None
+    # Branding and greeting for the hosted page (POST /v1/connect/hosted).
+    color: str | None = None
+    display_name: str | None = None
+
+
+class PublicGrant(Grant):
+    """A public token: a finished Link flow, waiting to be exchanged for an access token."""
+
+    connection_id: UUID
+    app: str
+    org_id: str | None = None
+
+
+class HostedSession(BaseModel):
+    """A browser's hosted Link session (behind an HttpOnly cookie), started from a link token."""
+
+    link: LinkGrant
+    csrf: str
+    # The opener's origin when the JS SDK opened the page (postMessage goes only there).
+    sdk_origin: str | None = None
+    # Branding and greeting from POST /v1/connect/hosted.
+    color: str | None = None
+    display_name: str | None = None
+
+
+class OAuthState(BaseModel):
+    """One OAuth round trip: which hosted session and app it belongs to, and its PKCE verifier."""
+
+    session_key: str
+    app: str
+    code_verifier: str | None
+    redirect_uri: str
+    fields: dict[str, str] = {}

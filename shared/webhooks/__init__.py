@@ -1,0 +1,1 @@
+"""Signed webhooks to clients: endpoints, announcements, durable deliveries, the event log."""
