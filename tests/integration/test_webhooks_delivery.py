@@ -10,15 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from pydantic import ValidationError
 from redis.asyncio import Redis
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from services.gateway.appkeys import RESOURCES
-from shared.config import Settings
 from shared.infra import db
 from shared.webhooks import service as webhooks
-from shared.webhooks.delivery import next_delay, retry_after_seconds
 from shared.webhooks.models import WebhookEventType
 from shared.webhooks.signing import standard_signature, unix_seconds
 from tests.fakes.webhook_receiver import Answer, WebhookReceiver
@@ -399,32 +396,3 @@ async def test_nothing_is_recorded_for_a_tenant_without_endpoints(
 ) -> None:
     assert await announce(hooks) == []
     assert await pool.fetchval("SELECT count(*) FROM webhook_messages") == 0
-
-
-def test_the_retry_schedule_setting() -> None:
-    assert Settings().webhook_retry_schedule == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
-    assert Settings(webhook_retry_schedule="0, 0.5,2").webhook_retry_schedule == (0, 0.5, 2)
-    assert Settings(webhook_retry_schedule="[0, 5]").webhook_retry_schedule == (0, 5)
-    for bad in ("5,10", "0,-1", "", "0,soon"):
-        with pytest.raises(ValidationError):
-            Settings(webhook_retry_schedule=bad)
-
-
-def test_retry_delays_jitter_and_retry_after() -> None:
-    schedule = (0.0, 10.0, 60.0)
-    assert next_delay(schedule=schedule, attempt=1, jitter=0, retry_after=None) == 10
-    assert next_delay(schedule=schedule, attempt=3, jitter=0, retry_after=None) is None
-    delays = [
-        next_delay(schedule=schedule, attempt=2, jitter=0.2, retry_after=None) for _ in range(200)
-    ]
-    assert all(d is not None and 48 <= d <= 72 for d in delays)
-    assert len(set(delays)) > 1
-    # Retry-After counts within 1 to 2 times the scheduled delay.
-    assert next_delay(schedule=schedule, attempt=1, jitter=0, retry_after=3600) == 20
-    assert next_delay(schedule=schedule, attempt=1, jitter=0, retry_after=15) == 15
-    assert next_delay(schedule=schedule, attempt=1, jitter=0, retry_after=1) == 10
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-    assert retry_after_seconds({"Retry-After": "120"}, now=now) == 120
-    assert retry_after_seconds({"retry-after": "Wed, 01 Jan 2025 12:01:00 GMT"}, now=now) == 60
-    assert retry_after_seconds({"Retry-After": "soon"}, now=now) is None
-    assert retry_after_seconds({}, now=now) is None
