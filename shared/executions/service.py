@@ -88,8 +88,9 @@ async def run_execution(runner: Runner, *, execution_id: uuid.UUID) -> Execution
         raise
     except POSTGRES_OUTAGE_ERRORS:
         # The outcome cannot be recorded: hand the claim back as soon as Postgres answers,
-        # so the execution runs again then, not when its lease runs out.
-        await asyncio.shield(_release_when_back(runner, claimed.execution))
+        # so the execution runs again then (a new job), not when its lease runs out.
+        if await asyncio.shield(_release_when_back(runner, claimed.execution)):
+            return ExecutionStatus.PENDING
         raise
     except Exception as exc:  # a bug: retry like any transient failure
         log.exception("execution_crashed", execution_id=str(execution_id))
@@ -98,9 +99,10 @@ async def run_execution(runner: Runner, *, execution_id: uuid.UUID) -> Execution
         )
 
 
-async def _release_when_back(runner: Runner, execution: Execution) -> None:
+async def _release_when_back(runner: Runner, execution: Execution) -> bool:
     """Release this claim once Postgres answers again, within the claim's lease (after it,
-    anyone may claim the execution, so there is nothing left to release)."""
+    anyone may claim the execution, so there is nothing left to release). Whether Postgres
+    answered in time."""
     deadline = time.monotonic() + runner.settings.execution_lease
     delay = 0.1
     while time.monotonic() < deadline:
@@ -111,10 +113,11 @@ async def _release_when_back(runner: Runner, execution: Execution) -> None:
                 await queue.enqueue(
                     runner.redis, queue.execution_job(execution.id, execution.attempts)
                 )
-            return
+            return True
         except POSTGRES_OUTAGE_ERRORS:
             await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 2.0)
+    return False
 
 
 @dataclass(frozen=True)
