@@ -9,7 +9,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: dev test lint install bench bench-smoke wrk test-deps
+.PHONY: dev test lint install bench bench-smoke wrk test-deps deploy-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,3 +50,8 @@ bench: $(STAMP) wrk
 
 bench-smoke: $(STAMP) wrk
 	$(BIN)/python -m bench --smoke --out bench/out-smoke
+
+# The container image, compose file and Helm chart: lint, render (default and production
+# values) and validate offline against the Kubernetes schemas; tools go to deploy/.tools.
+deploy-check:
+	bash deploy/check.sh

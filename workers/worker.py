@@ -32,15 +32,7 @@ from arq.cron import CronJob
 from arq.typing import WorkerCoroutine
 from arq.utils import poll, timestamp_ms
 from arq.worker import Retry
-from asyncpg.exceptions import (
-    AdminShutdownError,
-    CannotConnectNowError,
-    CrashShutdownError,
-    PostgresConnectionError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError, ResponseError, WatchError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ResponseError, WatchError
 
 from shared.config import Settings
 from shared.connections.credentials import CredentialSource
@@ -48,6 +40,7 @@ from shared.executions import jobs as execution_jobs
 from shared.executions.service import Runner
 from shared.infra import queue as jobs
 from shared.infra import redis_keys
+from shared.infra.outages import OUTAGE_ERRORS, REDIS_ERRORS, REDIS_OUTAGE_ERRORS
 from shared.infra.queue import job_deserializer, job_serializer
 from shared.resources import Resources, open_resources, redis_settings
 from shared.webhooks import jobs as webhook_jobs
@@ -56,29 +49,6 @@ log = structlog.get_logger(logger_name="linkport.worker")
 arq_log = logging.getLogger("arq.worker")
 
 Ctx = dict[str, Any]
-
-# What an unreachable Redis raises (redis-py wraps socket errors in its own ConnectionError;
-# BusyLoadingError, a restarted Redis still loading, is one; ReadOnlyError: a failed-over
-# primary that is now a replica; WatchError: a connection lost while a pipeline WATCHes keys,
-# as arq's claims and enqueues do; a true WATCH conflict never leaves arq's code).
-REDIS_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ReadOnlyError,
-    WatchError,
-)
-# What an unreachable or restarting Postgres raises once connected...
-POSTGRES_ERRORS: tuple[type[BaseException], ...] = (
-    PostgresConnectionError,
-    CannotConnectNowError,
-    AdminShutdownError,
-    CrashShutdownError,
-)
-# ...and while connecting (refused, reset, unreachable), or past a deadline of ours.
-NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError)
-OUTAGE_ERRORS = REDIS_ERRORS + POSTGRES_ERRORS + NETWORK_ERRORS
-# Where only Redis is used (the poll loop, arq's bookkeeping of a job), any of these is Redis's.
-REDIS_OUTAGE_ERRORS = REDIS_ERRORS + NETWORK_ERRORS
 
 
 def worker_name() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from shared.executions.models import (
 from shared.infra import queue
 from shared.infra.db import Pool
 from shared.infra.logs import scrub_secrets
+from shared.infra.outages import POSTGRES_OUTAGE_ERRORS
 from shared.infra.outbound import BlockedDestination, ResponseTooLarge
 from shared.webhooks import service as webhooks
 from shared.workflows import templates
@@ -79,13 +81,44 @@ async def run_execution(runner: Runner, *, execution_id: uuid.UUID) -> Execution
     except asyncio.CancelledError:
         # SIGTERM: arq hands the job back; release the row so it runs again at once,
         # resuming from its last checkpoint, instead of after the lease.
-        await asyncio.shield(store.release_claim(runner.pool, execution_id=execution_id))
+        await asyncio.shield(
+            store.release_claim(
+                runner.pool, execution_id=execution_id, attempts=claimed.execution.attempts
+            )
+        )
         raise
-    except Exception as exc:  # a bug or an outage: retry like any transient failure
+    except POSTGRES_OUTAGE_ERRORS:
+        # The outcome cannot be recorded: hand the claim back as soon as Postgres answers,
+        # so the execution runs again then (a new job), not when its lease runs out.
+        if await asyncio.shield(_release_when_back(runner, claimed.execution)):
+            return ExecutionStatus.PENDING
+        raise
+    except Exception as exc:  # a bug: retry like any transient failure
         log.exception("execution_crashed", execution_id=str(execution_id))
         return await _retry_or_fail(
             runner, claimed.execution, {"kind": "internal", "message": type(exc).__name__}
         )
+
+
+async def _release_when_back(runner: Runner, execution: Execution) -> bool:
+    """Release this claim once Postgres answers again, within the claim's lease (after it,
+    anyone may claim the execution, so there is nothing left to release). Whether Postgres
+    answered in time."""
+    deadline = time.monotonic() + runner.settings.execution_lease
+    delay = 0.1
+    while time.monotonic() < deadline:
+        try:
+            if await store.release_claim(
+                runner.pool, execution_id=execution.id, attempts=execution.attempts
+            ):
+                await queue.enqueue(
+                    runner.redis, queue.execution_job(execution.id, execution.attempts)
+                )
+            return True
+        except POSTGRES_OUTAGE_ERRORS:
+            await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 2.0)
+    return False
 
 
 @dataclass(frozen=True)

@@ -215,13 +215,17 @@ async def schedule_retry(
     )
 
 
-async def release_claim(pool: Pool, *, execution_id: uuid.UUID) -> None:
-    """Hand an interrupted execution back (due now), without waiting for its lease to run out."""
-    await pool.execute(
+async def release_claim(pool: Pool, *, execution_id: uuid.UUID, attempts: int) -> bool:
+    """Hand an interrupted execution back (due now), without waiting for its lease to run out;
+    only the claim of that attempt (a later claimer's is not ours to release). Whether it was
+    released."""
+    released = await pool.fetchval(
         """UPDATE executions SET status = 'pending', next_attempt_at = now(), lease_until = NULL, updated_at = now()
-           WHERE id = $1 AND status = 'running'""",
+           WHERE id = $1 AND status = 'running' AND attempts = $2 RETURNING 1""",
         execution_id,
+        attempts,
     )
+    return released is not None
 
 
 async def due_work(pool: Pool, *, limit: int, grace: float) -> DueWork:

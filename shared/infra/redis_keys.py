@@ -43,3 +43,9 @@ WORKER_HEARTBEAT_PATTERN = PREFIX + "hb:worker:*"
 def refresh_lock(connection_id: object) -> str:
     """``lp:lock:refresh:{connection}``: held while one worker refreshes a connection's token."""
     return f"{PREFIX}lock:refresh:{connection_id}"
+
+
+def token_claim(kind: TokenKind, token_hex_digest: str) -> str:
+    """``lp:claim:{ns}:{sha256}``: held while one exchange of a single-use token is under way
+    (the token itself is deleted only when the exchange has committed)."""
+    return f"{PREFIX}claim:{_TOKEN_NAMESPACE[kind]}:{token_hex_digest}"

@@ -22,6 +22,10 @@ from shared.infra.tokens import TokenKind
 from shared.link.schemas import AccessTokenRotated, PublicTokenExchanged
 from shared.tenancy import Tenant
 
+# How long one exchange may hold a public token before another may try (a crashed gateway
+# leaves the token usable again after this).
+EXCHANGE_HOLD_MS = 30_000
+
 
 def _invalid() -> ApiError:
     return ApiError(
@@ -34,23 +38,34 @@ def _invalid() -> ApiError:
 async def exchange_public_token(
     *, pool: Pool, redis: Redis, caches: Caches, tenant: Tenant, public_token: str
 ) -> PublicTokenExchanged:
-    """Use up a public token (atomically: of concurrent exchanges exactly one succeeds)."""
-    grant = await token_store.consume_token(
-        redis, kind=TokenKind.PUBLIC, token=public_token, grant_type=PublicGrant
-    )
-    if (
-        grant is None
-        or grant.tenant != tenant
-        or not await accounts.grant_is_current(pool=pool, caches=caches, grant=grant)
-    ):
-        raise _invalid()
-    access_token = tokens.mint(tokens.ACCESS_TOKEN_PREFIX, 32)
-    connection_id = await connection_store.set_access_token(
-        pool,
+    """Use up a public token: of concurrent exchanges exactly one succeeds, and the token is
+    used up only when the access token is committed (an outage leaves it usable) and only by
+    the tenant it was issued to (another tenant presenting it changes nothing)."""
+    grant = await token_store.claim_token(
+        redis,
+        kind=TokenKind.PUBLIC,
+        token=public_token,
         tenant=tenant,
-        connection_id=grant.connection_id,
-        token_hash=tokens.digest(access_token),
+        grant_type=PublicGrant,
+        hold_ms=EXCHANGE_HOLD_MS,
     )
+    if grant is None:
+        raise _invalid()
+    used = False
+    try:
+        if not await accounts.grant_is_current(pool=pool, caches=caches, grant=grant):
+            used = True  # its account is gone: the token can never be exchanged
+            raise _invalid()
+        access_token = tokens.mint(tokens.ACCESS_TOKEN_PREFIX, 32)
+        connection_id = await connection_store.set_access_token(
+            pool,
+            tenant=tenant,
+            connection_id=grant.connection_id,
+            token_hash=tokens.digest(access_token),
+        )
+        used = True  # committed (or the connection is gone: nothing to exchange for)
+    finally:
+        await token_store.end_claim(redis, kind=TokenKind.PUBLIC, token=public_token, used=used)
     if connection_id is None:  # deleted between the flow and the exchange
         raise _invalid()
     return PublicTokenExchanged(
