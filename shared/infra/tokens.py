@@ -81,14 +81,18 @@ def hint(secret: str, prefix: str) -> str:
 
 
 # Every prefix of a secret Linkport issues (client ids are public: not among them).
+# Webhook signing secrets (Standard Webhooks: ``whsec_`` + base64).
+WEBHOOK_SECRET_PREFIX = "whsec_"
+
 SECRET_PREFIXES: tuple[str, ...] = (
     *(kind.value for kind in TokenKind),
     ACCESS_TOKEN_PREFIX,
+    WEBHOOK_SECRET_PREFIX,
     *(client_secret_prefix(environment) for environment in ENVIRONMENTS),
     *(api_key_prefix(environment) for environment in ENVIRONMENTS),
 )
 
 # Anything that looks like a Linkport-issued secret; used to scrub logs.
 SECRET_PATTERN = re.compile(
-    r"\b(?:" + "|".join(map(re.escape, SECRET_PREFIXES)) + r")[A-Za-z0-9_-]{8,}"
+    r"\b(?:" + "|".join(map(re.escape, SECRET_PREFIXES)) + r")[A-Za-z0-9_+/=-]{8,}"
 )

@@ -17,7 +17,9 @@ from datetime import datetime
 
 from standardwebhooks import Webhook
 
-SECRET_PREFIX = "whsec_"
+from shared.infra.tokens import WEBHOOK_SECRET_PREFIX
+
+SECRET_PREFIX = WEBHOOK_SECRET_PREFIX
 SECRET_BYTES = 32
 
 

@@ -79,3 +79,12 @@ def test_the_log_processor_scrubs_every_field_of_a_line() -> None:
         "extra": {"token": "[redacted]", "url": "/v1?key=[redacted]"},
         "status": 401,
     }
+
+
+def test_webhook_signing_secrets_are_scrubbed_whole() -> None:
+    from shared.infra.logs import scrub_secrets
+
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw+abc/def=="
+    scrubbed = scrub_secrets(f"endpoint secret {secret} rotated")
+    assert "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in scrubbed
+    assert "def==" not in scrubbed
