@@ -34,8 +34,9 @@ async def ensure_account(
     """
     row = await pool.fetchrow(
         f"""WITH {_ENSURE_ORG}
-            INSERT INTO linked_accounts AS la (client_id, environment, linked_account_id, org_id)
-            VALUES ($1, $2, $3, $4)
+            INSERT INTO linked_accounts AS la
+                (client_id, environment, linked_account_id, org_id, account_uuid)
+            VALUES ($1, $2, $3, $4, $7)
             ON CONFLICT (client_id, environment, linked_account_id) DO UPDATE SET
                 org_id = coalesce(EXCLUDED.org_id, la.org_id),
                 updated_at = CASE WHEN la.org_id IS DISTINCT FROM coalesce(EXCLUDED.org_id, la.org_id)
@@ -47,6 +48,7 @@ async def ensure_account(
         org_id,
         emr_name,
         emr_instance_domain,
+        account_uuid(tenant, linked_account_id),
     )
     assert row is not None
     return AccountFacts(row["created_at"], row["org_id"])
@@ -73,8 +75,8 @@ async def save_account(
     row = await pool.fetchrow(
         f"""WITH {_ENSURE_ORG}
             INSERT INTO linked_accounts AS la
-                (client_id, environment, linked_account_id, name, metadata, org_id)
-            VALUES ($1, $2, $3, $7, coalesce($8::jsonb, '{{}}'::jsonb), $4)
+                (client_id, environment, linked_account_id, name, metadata, org_id, account_uuid)
+            VALUES ($1, $2, $3, $7, coalesce($8::jsonb, '{{}}'::jsonb), $4, $12)
             ON CONFLICT (client_id, environment, linked_account_id) DO UPDATE SET
                 name = CASE WHEN $9 THEN EXCLUDED.name ELSE la.name END,
                 metadata = CASE WHEN $10 THEN EXCLUDED.metadata ELSE la.metadata END,
@@ -82,6 +84,7 @@ async def save_account(
                 updated_at = now()
             RETURNING *, (xmax = 0) AS created""",  # noqa: S608
         *_field_params(tenant, linked_account_id, fields),
+        account_uuid(tenant, linked_account_id),
     )
     assert row is not None
     return _account(row), row["created"]

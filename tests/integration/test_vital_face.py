@@ -96,6 +96,22 @@ async def test_users_are_the_native_apis_linked_accounts(acme: Api, globex: Api)
     assert (await acme.call("GET", "/v1/linked-accounts/acct:7")).status == 404
 
 
+async def test_accounts_from_before_uuids_are_found_by_theirs(acme: Api, pool: db.Pool) -> None:
+    await pool.execute(
+        """INSERT INTO linked_accounts (client_id, environment, linked_account_id)
+           VALUES ($1, $2, 'legacy')""",
+        acme.tenant.client_id,
+        acme.tenant.environment,
+    )
+    user_id = account_uuid(acme.tenant, "legacy")
+    found = await vital(acme, "GET", f"/v2/user/{user_id}")
+    assert (found.status, found.body["client_user_id"]) == (200, "legacy")
+    stored = await pool.fetchval(
+        "SELECT account_uuid FROM linked_accounts WHERE linked_account_id = 'legacy'"
+    )
+    assert stored == user_id
+
+
 async def test_link_token_options_are_checked_when_it_is_created(acme: Api) -> None:
     user_id = await new_user(acme)
     for options, field in (
