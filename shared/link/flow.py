@@ -74,6 +74,9 @@ class Outcome:
     sdk_origin: str | None = None  # postMessage target when the JS SDK opened the page
     app: str | None = None
     connection_id: str | None = None
+    # Whether the end user is shown the public token (not in Vital's flow: its clients read
+    # the connection from the API).
+    show_token: bool = True
 
     @property
     def succeeded(self) -> bool:
@@ -468,6 +471,7 @@ async def _connect(
         sdk_origin=session.sdk_origin,
         app=app.slug,
         connection_id=str(connection.id),
+        show_token=grant.flow is not LinkFlow.VITAL,
     )
 
 

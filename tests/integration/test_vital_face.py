@@ -11,7 +11,7 @@ import pytest
 from shared.accounts.models import account_uuid
 from shared.infra import db
 from tests.helpers import Api, Reply
-from tests.link_browser import Browser
+from tests.link_browser import Browser, open_link, sign_in, start_sandbox_oauth
 
 REDIRECT = "https://app.acme.test/vital"
 
@@ -235,6 +235,19 @@ async def test_a_password_connection_ends_at_redirect_url(acme: Api) -> None:
         "GET", "/v1/connections", params={"linked_account_id": "patient-1"}
     )
     assert [c["app"] for c in connections.body["data"]] == ["sandbox_apikey"]
+
+
+async def test_without_a_redirect_url_the_flow_ends_on_a_page_without_a_token(
+    acme: Api, browser: Browser
+) -> None:
+    user_id = await new_user(acme)
+    picker = await open_link(browser, await new_token(acme, user_id))
+    back = await sign_in(browser, await start_sandbox_oauth(browser, picker))
+    done = await browser.follow(back)
+    assert done.status == 200
+    assert "Connected" in done.text
+    assert "You can close this window." in done.text
+    assert "pt_" not in done.text
 
 
 async def test_a_disconnected_connection_is_an_errored_provider(acme: Api, pool: db.Pool) -> None:

@@ -522,7 +522,8 @@ async def _connect_with_password(
         )
     except FlowError as error:  # the token was used meanwhile, or the app was disabled
         raise VitalError(
-            400, {"error_type": "invalid_token", "error_message": error.message}
+            401 if error.code is FlowErrorCode.LINK_TOKEN_INVALID else 400,
+            {"error_type": "invalid_token", "error_message": error.message},
         ) from None
     if outcome.succeeded:
         return VitalProviderLinkResult(
