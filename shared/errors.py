@@ -14,6 +14,7 @@ class ErrorCode(StrEnum):
     VALIDATION_FAILED = "validation_failed"
     INVALID_REDIRECT_URL = "invalid_redirect_url"
     INVALID_PUBLIC_TOKEN = "invalid_public_token"
+    APP_NOT_OFFERED = "app_not_offered"
     UNAUTHENTICATED = "unauthenticated"
     SESSION_TOKEN_NOT_ALLOWED = "session_token_not_allowed"
     NOT_FOUND = "not_found"
@@ -29,6 +30,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.INVALID_JSON: 400,
     ErrorCode.INVALID_REDIRECT_URL: 400,
     ErrorCode.INVALID_PUBLIC_TOKEN: 400,
+    ErrorCode.APP_NOT_OFFERED: 400,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.SESSION_TOKEN_NOT_ALLOWED: 403,
     ErrorCode.NOT_FOUND: 404,

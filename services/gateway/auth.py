@@ -62,7 +62,11 @@ async def authenticate(
         return session
     api_key = api_key or bearer
     if not api_key:
-        raise _unauthenticated(_MISSING)
+        raise _unauthenticated(
+            "missing credentials: send your API key in the x-vital-api-key header"
+            if vital_header
+            else _MISSING
+        )
     server = await api_keys.authenticate_api_key(pool=res.pool, caches=res.caches, api_key=api_key)
     if server is None:
         raise _unauthenticated("invalid API key")

@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from services.gateway.endpoints import Endpoint, aiohttp_handler
+from services.gateway.faces import vital
 from services.gateway.openapi import build_openapi
 from services.gateway.pages import assets, link, sandbox
 from services.gateway.views import (
@@ -44,8 +45,10 @@ ROUTERS = (
     client_settings.router,
     api_keys.router,
     webhooks.router,
+    vital.token_router,
+    vital.router,
 )
-PAGES = (link.routes, sandbox.routes, assets.routes)
+PAGES = (link.routes, sandbox.routes, assets.routes, vital.fallback)
 
 
 def all_endpoints() -> list[Endpoint]:

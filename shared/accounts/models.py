@@ -5,6 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID, uuid5
+
+from shared.tenancy import Tenant
+
+# The namespace of account UUIDs (the webhooks name accounts by the same derivation).
+_ACCOUNT_UUID_NAMESPACE = UUID("5f0b7a52-3c1e-4d5e-9a43-6b1f6f4f2c11")
+
+
+def account_uuid(tenant: Tenant, linked_account_id: str) -> UUID:
+    """The account's UUID, for APIs whose user ids are UUIDs (Vital's ``user_id``): derived
+    from the tenant and the account's id, so it is stable and needs no lookup to compute."""
+    return uuid5(
+        _ACCOUNT_UUID_NAMESPACE, f"{tenant.client_id}:{tenant.environment}:{linked_account_id}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +39,10 @@ class LinkedAccount:
     org_id: str | None
     created_at: datetime
     updated_at: datetime
+    # Its UUID (see ``account_uuid``) and what UUID-keyed APIs keep about the person (Vital's
+    # fallback time zone and birth date, its ingestion window).
+    account_uuid: UUID
+    profile: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ again, therefore kills every token issued before, at no cost to issuing them.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from redis.asyncio import Redis
 
@@ -141,6 +142,41 @@ async def delete_account(
     if not await store.delete_account(pool, tenant=tenant, linked_account_id=linked_account_id):
         raise not_found("linked account")
     await _announce_change(redis, caches, tenant, linked_account_id)
+
+
+async def create_account(
+    *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    tenant: Tenant,
+    linked_account_id: str,
+    profile: dict[str, Any],
+) -> tuple[LinkedAccount, bool]:
+    """Create an account that must be new: (it, True), or (the existing one, False)."""
+    account, created = await store.create_account(
+        pool, tenant=tenant, linked_account_id=linked_account_id, profile=profile
+    )
+    if created:
+        await _announce_change(redis, caches, tenant, linked_account_id)
+    return account, created
+
+
+async def find_by_uuid(*, pool: Pool, tenant: Tenant, uuid: UUID) -> LinkedAccount | None:
+    """The tenant's account with this UUID (``account_uuid``), or None."""
+    return await store.find_by_uuid(pool, tenant=tenant, uuid=uuid)
+
+
+async def update_profile(
+    *, pool: Pool, tenant: Tenant, linked_account_id: str, changes: dict[str, Any]
+) -> LinkedAccount:
+    """Merge ``changes`` into the account's profile; 404 when the tenant has no such account."""
+    updated = await store.update_profile(
+        pool, tenant=tenant, linked_account_id=linked_account_id, changes=changes
+    )
+    if updated is None:
+        raise not_found("linked account")
+    return updated
 
 
 async def get_org(*, pool: Pool, tenant: Tenant, org_id: str) -> Org:

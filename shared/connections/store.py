@@ -100,6 +100,33 @@ async def find_by_access_token(
     return None if row is None else _connection(row)
 
 
+async def list_for_accounts(
+    pool: Pool, *, tenant: Tenant, linked_account_ids: list[str]
+) -> list[StoredConnection]:
+    """Every connection of these accounts of the tenant, oldest first (sealed credentials too:
+    callers read ``provider_account_id`` beside the connection)."""
+    rows = await pool.fetch(
+        """SELECT * FROM connections
+           WHERE client_id = $1 AND environment = $2 AND linked_account_id = any($3::text[])
+           ORDER BY created_at, id""",
+        tenant.client_id,
+        tenant.environment,
+        linked_account_ids,
+    )
+    return [_stored(r) for r in rows]
+
+
+async def count_by_status(pool: Pool, *, tenant: Tenant) -> dict[ConnectionStatus, int]:
+    """How many connections the tenant has in each status (absent: none)."""
+    rows = await pool.fetch(
+        """SELECT status, count(*) AS n FROM connections
+           WHERE client_id = $1 AND environment = $2 GROUP BY status""",
+        tenant.client_id,
+        tenant.environment,
+    )
+    return {ConnectionStatus(r["status"]): r["n"] for r in rows}
+
+
 # The columns ``_stored`` reads: a query joining a connection in selects them under a prefix.
 _STORED_COLUMNS = (
     "id",

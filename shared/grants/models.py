@@ -27,6 +27,9 @@ class LinkFlow(StrEnum):
     EMR = "emr"
     WEARABLES = "wearables"
     CONNECT = "connect"  # the hosted Connect URL (POST /v1/connect/hosted)
+    # Vital's API (a user_id from POST /v2/user): the flow ends at redirect_url with Vital's
+    # state=success / state=error&error_type=… parameters instead of a public token.
+    VITAL = "vital"
 
 
 class Grant(BaseModel):

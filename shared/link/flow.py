@@ -41,13 +41,13 @@ from shared.connectors.oauth import (
     with_query,
 )
 from shared.grants import store as token_store
-from shared.grants.models import HostedSession, LinkGrant, OAuthState, PublicGrant
+from shared.grants.models import HostedSession, LinkFlow, LinkGrant, OAuthState, PublicGrant
 from shared.infra import redis_keys, tokens
 from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
 from shared.infra.outbound import OutboundClient
 from shared.infra.tokens import TokenKind
-from shared.link.models import FlowErrorCode
+from shared.link.models import VITAL_ERROR_TYPES, FlowErrorCode
 from shared.link.service import consume_link_token
 from shared.webhooks import service as webhooks
 
@@ -75,6 +75,9 @@ class Outcome:
     sdk_origin: str | None = None  # postMessage target when the JS SDK opened the page
     app: str | None = None
     connection_id: str | None = None
+    # Whether the end user is shown the public token (not in Vital's flow: its clients read
+    # the connection from the API).
+    show_token: bool = True
 
     @property
     def succeeded(self) -> bool:
@@ -152,7 +155,11 @@ async def load_session(*, redis: Redis, session_id: str | None) -> HostedSession
 
 async def offered_apps(*, pool: Pool, catalog: Catalog, session: HostedSession) -> list[App]:
     """The apps this session may connect: enabled ones, narrowed by the link token's options."""
-    grant = session.link
+    return await apps_for_grant(pool=pool, catalog=catalog, grant=session.link)
+
+
+async def apps_for_grant(*, pool: Pool, catalog: Catalog, grant: LinkGrant) -> list[App]:
+    """The apps a link token lets its user connect: enabled ones, narrowed by its options."""
     offered = await apps.enabled_apps(pool=pool, catalog=catalog, tenant=grant.tenant)
     if grant.update_connection_id is not None:
         existing = await connection_store.get_connection(
@@ -460,12 +467,13 @@ async def _connect(
     target = await _redirect_target(pool=pool, caches=caches, session=session)
     return Outcome(
         public_token=public_token,
-        redirect_to=with_query(target, {"token": public_token})
+        redirect_to=with_query(target, _success_query(session.link, public_token))
         if target and not session.sdk_origin
         else None,
         sdk_origin=session.sdk_origin,
         app=app.slug,
         connection_id=str(connection.id),
+        show_token=grant.flow is not LinkFlow.VITAL,
     )
 
 
@@ -484,13 +492,73 @@ async def fail(
     target = await _redirect_target(pool=pool, caches=caches, session=session)
     redirect_to = None
     if target and not session.sdk_origin:
-        redirect_to = with_query(target, {"error": code, "error_description": description})
+        redirect_to = with_query(target, _error_query(session.link, code, description))
     return Outcome(
         error=code,
         error_description=description,
         redirect_to=redirect_to,
         sdk_origin=session.sdk_origin,
     )
+
+
+def _success_query(grant: LinkGrant, public_token: str) -> dict[str, str]:
+    """What the redirect URL gets when the flow connected: the public token, or for Vital's
+    flow its ``state=success`` (its clients read the connection from the API, not a token)."""
+    if grant.flow is LinkFlow.VITAL:
+        return {"state": "success"}
+    return {"token": public_token}
+
+
+def _error_query(grant: LinkGrant, code: FlowErrorCode, description: str) -> dict[str, str]:
+    """What the redirect URL gets when the flow failed (Vital's flow: its Link error params)."""
+    if grant.flow is LinkFlow.VITAL:
+        error_type = VITAL_ERROR_TYPES.get(code, "provider_api_error")
+        return {"state": "error", "error_type": error_type, "error": description}
+    return {"error": code, "error_description": description}
+
+
+async def connect_with_link_token(
+    *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    keyring: Keyring,
+    catalog: Catalog,
+    settings: Settings,
+    link_token: str,
+    app: App,
+    values: dict[str, str],
+) -> Outcome:
+    """Connect a key-based app (API key, basic auth) for a link token without a browser: an
+    API client sends what its user typed (Vital's password providers). The link token is
+    used up and a hosted session lives for this one step; FlowError when the token is not
+    live, or ``app`` is not one it offers."""
+    assert app.auth_kind != "oauth2"
+    session_id = await start_session(
+        pool=pool,
+        redis=redis,
+        caches=caches,
+        settings=settings,
+        link_token=link_token,
+        sdk_origin=None,
+    )
+    session = await load_session(redis=redis, session_id=session_id)
+    if app not in await apps_for_grant(pool=pool, catalog=catalog, grant=session.link):
+        await end_session(redis=redis, session_id=session_id)
+        raise FlowError(FlowErrorCode.APP_NOT_OFFERED, f"{app.name} is not offered by this link.")
+    result = await connect_with_form(
+        pool=pool,
+        redis=redis,
+        caches=caches,
+        keyring=keyring,
+        settings=settings,
+        session_id=session_id,
+        session=session,
+        app=app,
+        values=values,
+    )
+    assert isinstance(result, Outcome)  # key-based apps connect at once
+    return result
 
 
 async def end_session(*, redis: Redis, session_id: str) -> None:

@@ -22,3 +22,15 @@ class FlowErrorCode(StrEnum):
     OAUTH_TOKEN_FAILED = "oauth_token_failed"
     CONNECTION_GONE = "connection_gone"
     USER_CANCELLED = "user_cancelled"
+
+
+# The error_type a Vital-face flow's redirect carries for each way a flow can fail (Vital's
+# documented Link error types; the URL also carries ``error``, the description).
+VITAL_ERROR_TYPES: dict[FlowErrorCode, str] = {
+    FlowErrorCode.USER_CANCELLED: "user_cancelled",
+    FlowErrorCode.OAUTH_DENIED: "user_cancelled",
+    FlowErrorCode.OAUTH_ERROR: "provider_api_error",
+    FlowErrorCode.OAUTH_TOKEN_FAILED: "provider_api_error",
+    FlowErrorCode.APP_NOT_CONFIGURED: "provider_api_error",
+    FlowErrorCode.CONNECTION_GONE: "invalid_token",
+}

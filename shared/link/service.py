@@ -11,10 +11,12 @@ from redis.asyncio import Redis
 from shared.accounts import service as accounts
 from shared.accounts import store as account_store
 from shared.accounts.models import AccountFacts
+from shared.apps import service as apps
 from shared.caches import Caches
 from shared.clients import service as client_settings
 from shared.connections import store as connections
-from shared.errors import not_found
+from shared.connectors.catalog import Catalog
+from shared.errors import ApiError, ErrorCode, not_found
 from shared.grants import store as token_store
 from shared.grants.models import IssuedToken, LinkFlow, LinkGrant, LinkOptions
 from shared.infra import tokens
@@ -88,6 +90,65 @@ async def issue_wearables_link_token(
     return issued.token
 
 
+async def issue_vital_link_token(
+    *,
+    pool: Pool,
+    redis: Redis,
+    caches: Caches,
+    catalog: Catalog,
+    ttl: int,
+    tenant: Tenant,
+    linked_account_id: str,
+    provider: str | None,
+    filter_on_providers: list[str] | None,
+    redirect_url: str | None,
+) -> IssuedToken:
+    """A link token for an existing account, in Vital's flow (single use, ``ttl`` seconds).
+
+    Its options are checked now, not silently dropped later: ``provider`` must be an app the
+    tenant offers (and within ``filter_on_providers``), and ``filter_on_providers`` must leave
+    at least one (400 ``app_not_offered``); ``redirect_url`` must be allow-listed.
+    """
+    if redirect_url is not None:
+        await client_settings.check_redirect_url(
+            pool=pool, caches=caches, tenant=tenant, url=redirect_url
+        )
+    offered = {
+        app.slug for app in await apps.enabled_apps(pool=pool, catalog=catalog, tenant=tenant)
+    }
+    if filter_on_providers is not None:
+        offered &= set(filter_on_providers)
+        if not offered:
+            raise ApiError(
+                ErrorCode.APP_NOT_OFFERED,
+                "filter_on_providers leaves no provider: none of them is an app this client "
+                "offers (GET /v1/apps)",
+                field="filter_on_providers",
+            )
+    if provider is not None and provider not in offered:
+        raise ApiError(
+            ErrorCode.APP_NOT_OFFERED,
+            f"provider {provider!r} is not an app this client offers"
+            + (" within filter_on_providers" if filter_on_providers is not None else "")
+            + " (GET /v1/apps lists them; PUT /v1/apps/{slug} enables one)",
+            field="provider",
+        )
+    account = await accounts.require_account(
+        pool=pool, caches=caches, tenant=tenant, linked_account_id=linked_account_id
+    )
+    return await _issue(
+        redis=redis,
+        ttl=ttl,
+        tenant=tenant,
+        linked_account_id=linked_account_id,
+        account=account,
+        flow=LinkFlow.VITAL,
+        provider=provider,
+        filter_on_providers=filter_on_providers,
+        redirect_url=redirect_url,
+    )
+
+
 async def issue_connect_link_token(
     *,
     pool: Pool,
@@ -151,6 +212,19 @@ async def consume_link_token(
     """Use up a link token: its grant, or None when unknown, expired, already used, or
     issued for an account that has since been deleted."""
     grant = await token_store.consume_token(
+        redis, kind=TokenKind.LINK, token=token, grant_type=LinkGrant
+    )
+    if grant is None or not await accounts.grant_is_current(pool=pool, caches=caches, grant=grant):
+        return None
+    return grant
+
+
+async def read_link_token(
+    *, pool: Pool, redis: Redis, caches: Caches, token: str
+) -> LinkGrant | None:
+    """The grant of a live link token without using it up (for calls made on the way to
+    the flow, such as listing its apps), or None like ``consume_link_token``."""
+    grant = await token_store.read_token(
         redis, kind=TokenKind.LINK, token=token, grant_type=LinkGrant
     )
     if grant is None or not await accounts.grant_is_current(pool=pool, caches=caches, grant=grant):

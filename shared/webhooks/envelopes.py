@@ -11,7 +11,6 @@ every retry, so any receiver can drop duplicates).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -19,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from shared.accounts.models import account_uuid
 from shared.tenancy import Tenant
 from shared.webhooks.models import EndpointFormat, Message, WebhookEventType
 from shared.webhooks.signing import cobalt_signature, standard_signature, unix_seconds
@@ -37,7 +37,6 @@ _VITAL_EVENTS = {
     WebhookEventType.CONNECTION_NEEDS_REAUTH: "provider.connection.error",
 }
 # Vital user ids are UUIDs; Linkport derives one per linked account (stable, never stored).
-_VITAL_USER_NAMESPACE = uuid.UUID("5f0b7a52-3c1e-4d5e-9a43-6b1f6f4f2c11")
 
 
 def formats_for(event_type: WebhookEventType) -> tuple[EndpointFormat, ...]:
@@ -64,11 +63,7 @@ def vital_event_type(event_type: WebhookEventType) -> str | None:
 
 def vital_user_id(tenant: Tenant, linked_account_id: str) -> str:
     """The Vital ``user_id`` of a linked account (``client_user_id`` is the account's own id)."""
-    return str(
-        uuid.uuid5(
-            _VITAL_USER_NAMESPACE, f"{tenant.client_id}:{tenant.environment}:{linked_account_id}"
-        )
-    )
+    return str(account_uuid(tenant, linked_account_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,7 +76,10 @@ def _session_id(request: web.Request) -> str | None:
 
 @routes.get("/link")
 async def open_link(request: web.Request) -> web.StreamResponse:
-    """``/link?token=lt_…``: consume the link token once, start a session, show the apps."""
+    """``/link?token=lt_…``: consume the link token once, start a session, show the apps.
+
+    With ``&app={slug}`` (an API's OAuth link for one app, e.g. Vital's ``oauth_url``) it goes
+    straight on: to the provider for an OAuth app without fields, else to that app's form."""
     res = request.app[RESOURCES]
     token = request.query.get("token", "")
     try:
@@ -93,7 +96,13 @@ async def open_link(request: web.Request) -> web.StreamResponse:
             error, status=410 if error.code == FlowErrorCode.LINK_TOKEN_INVALID else 400
         )
     # Redirect so the token leaves the address bar, and a reload cannot be mistaken for reuse.
-    response = web.HTTPSeeOther("/link/session")
+    location = "/link/session"
+    if slug := request.query.get("app"):
+        chosen = await _straight_to_app(res, session_id, slug)
+        if isinstance(chosen, Outcome):  # the flow ended already (the app has no OAuth client)
+            return _finish(res, chosen)
+        location = chosen
+    response = web.HTTPSeeOther(location)
     response.set_cookie(
         COOKIE,
         session_id,
@@ -104,6 +113,29 @@ async def open_link(request: web.Request) -> web.StreamResponse:
         secure=res.settings.base_url.startswith("https://"),
     )
     raise response
+
+
+async def _straight_to_app(res: Resources, session_id: str, slug: str) -> str | Outcome:
+    """Where a session opened for one app goes: the provider's authorization URL (an OAuth app
+    without fields), that app's page, or the picker when the link does not offer it."""
+    session = await link_flow.load_session(redis=res.redis, session_id=session_id)
+    offered = await link_flow.offered_apps(pool=res.pool, catalog=res.catalog, session=session)
+    app = next((a for a in offered if a.slug == slug), None)
+    if app is None:
+        return "/link/session"
+    if app.auth_kind != "oauth2" or app.fields:
+        return f"/link/session/apps/{app.slug}"
+    return await link_flow.begin_oauth(
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        keyring=res.keyring,
+        settings=res.settings,
+        session_id=session_id,
+        session=session,
+        app=app,
+        fields={},
+    )
 
 
 @routes.get("/link/session")

@@ -1,4 +1,5 @@
-"""Link tokens: ``POST /v1/link/token/create`` (EMR shape) and ``POST /v2/link/token`` (wearables)."""
+"""Link tokens: ``POST /v1/link/token/create`` (EMR shape) and their exchange. The wearables
+shape, ``POST /v2/link/token``, is Vital's: ``services/gateway/faces/vital.py``."""
 
 from __future__ import annotations
 
@@ -11,15 +12,12 @@ from shared.link.schemas import (
     LinkTokenCreated,
     PublicTokenExchange,
     PublicTokenExchanged,
-    WearablesLinkTokenCreate,
-    WearablesLinkTokenCreated,
 )
 
 router = Router("link tokens")
 
 # The summaries state the default lifetimes, which are written once, in Settings.
 _LINK_MINUTES = Settings.model_fields["link_token_ttl"].default // 60
-_WEARABLES_MINUTES = Settings.model_fields["wearables_link_token_ttl"].default // 60
 
 
 @router.route(
@@ -43,29 +41,6 @@ async def create_link_token(call: Call, body: LinkTokenCreate) -> LinkTokenCreat
         request=body,
     )
     return LinkTokenCreated(token=token)
-
-
-@router.route(
-    "POST",
-    "/v2/link/token",
-    summary=f"Create a link token, wearables shape (single use, {_WEARABLES_MINUTES} min)",
-    body=WearablesLinkTokenCreate,
-    response=WearablesLinkTokenCreated,
-    vital_header=True,
-)
-async def create_wearables_link_token(
-    call: Call, body: WearablesLinkTokenCreate
-) -> WearablesLinkTokenCreated:
-    res = call.resources
-    token = await link_tokens.issue_wearables_link_token(
-        pool=res.pool,
-        redis=res.redis,
-        caches=res.caches,
-        ttl=res.settings.wearables_link_token_ttl,
-        tenant=call.tenant,
-        request=body,
-    )
-    return WearablesLinkTokenCreated(link_token=token)
 
 
 @router.route(
