@@ -162,6 +162,30 @@ async def list_accounts(
     return page([_account(r) for r in rows], limit=limit, key=lambda a: a.linked_account_id)
 
 
+async def numbered_page(
+    pool: Pool, *, tenant: Tenant, offset: int, limit: int
+) -> tuple[list[LinkedAccount], int]:
+    """Accounts ``offset`` to ``offset + limit`` ordered by id, and how many there are in all
+    (for APIs that page by number, not by cursor)."""
+    rows = await pool.fetch(
+        """SELECT *, count(*) OVER () AS total FROM linked_accounts
+           WHERE client_id = $1 AND environment = $2
+           ORDER BY linked_account_id OFFSET $3 LIMIT $4""",
+        tenant.client_id,
+        tenant.environment,
+        offset,
+        limit,
+    )
+    if rows:
+        return [_account(r) for r in rows], rows[0]["total"]
+    total: int = await pool.fetchval(
+        "SELECT count(*) FROM linked_accounts WHERE client_id = $1 AND environment = $2",
+        tenant.client_id,
+        tenant.environment,
+    )
+    return [], total
+
+
 async def delete_account(pool: Pool, *, tenant: Tenant, linked_account_id: str) -> bool:
     """Delete the account, its events (with their executions) and, by cascade, its connections
     and configs, in one statement; False when there was none."""
