@@ -16,8 +16,9 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from services.gateway import auth
-from services.gateway.appkeys import RESOURCES
+from services.gateway.appkeys import PRINCIPAL, RESOURCES
 from shared.errors import ApiError, ErrorCode, invalid, not_found
+from shared.infra.logs import REQUEST_ID
 from shared.resources import Resources
 from shared.schemas import ResponseModel
 from shared.tenancy import Principal, ServerPrincipal, SessionPrincipal, Tenant
@@ -41,6 +42,16 @@ class Reply:
 
 HandlerResult = ResponseModel | Reply
 Handler = Callable[..., Awaitable[HandlerResult]]
+
+
+@dataclass(frozen=True)
+class ErrorShape:
+    """How a face's clients expect errors: ``render(error, request_id)`` gives the body and
+    status, ``model`` documents the body in ``/openapi.json``. Without one, Linkport's own
+    ``{"success": false, "error": {...}}`` (rendered by the middleware)."""
+
+    model: type[BaseModel]
+    render: Callable[[ApiError, str], Reply]
 
 
 @dataclass(slots=True)
@@ -128,6 +139,7 @@ class Endpoint:
     tag: str
     aliases: tuple[str, ...]
     vital_header: bool
+    errors: ErrorShape | None = None
 
     @property
     def operation_id(self) -> str:
@@ -141,6 +153,7 @@ class Router:
 
     tag: str
     endpoints: list[Endpoint] = field(default_factory=list)
+    errors: ErrorShape | None = None
 
     def route(
         self,
@@ -173,6 +186,7 @@ class Router:
                     self.tag,
                     aliases,
                     vital_header,
+                    self.errors,
                 )
             )
             return handler
@@ -193,6 +207,7 @@ def aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web
                 allow_session=endpoint.access is Access.SERVER_OR_SESSION,
                 vital_header=endpoint.vital_header,
             )
+            request[PRINCIPAL] = principal
         kwargs: dict[str, Any] = {}
         if endpoint.query is not None:
             kwargs["query"] = _parse_query(request, endpoint.query)
@@ -212,8 +227,24 @@ def aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web
             content_type="application/json",
         )
 
-    handle.__name__ = endpoint.operation_id
-    return handle
+    shape = endpoint.errors
+    if shape is None:
+        handle.__name__ = endpoint.operation_id
+        return handle
+
+    async def handle_in_shape(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handle(request)
+        except ApiError as exc:
+            reply = shape.render(exc, REQUEST_ID.get() or "")
+            return web.Response(
+                body=reply.model.__pydantic_serializer__.to_json(reply.model),
+                status=reply.status,
+                content_type="application/json",
+            )
+
+    handle_in_shape.__name__ = endpoint.operation_id
+    return handle_in_shape
 
 
 def _media_type(request: web.Request) -> str:

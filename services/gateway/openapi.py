@@ -97,9 +97,12 @@ def _operation(endpoint: Endpoint, names: dict[type[BaseModel], str]) -> dict[st
                 }
             },
         }
+    error_model = endpoint.errors.model if endpoint.errors is not None else ErrorBody
     responses["default"] = {
         "description": "an error",
-        "content": {"application/json": {"schema": _ref(ErrorBody)}},
+        "content": {
+            "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=names[error_model])}}
+        },
     }
     op["responses"] = responses
     return op
@@ -109,6 +112,8 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
     """The OpenAPI 3.1 document of every declared endpoint."""
     models: set[tuple[type[BaseModel], JsonSchemaMode]] = {(ErrorBody, "serialization")}
     for e in endpoints:
+        if e.errors is not None:
+            models.add((e.errors.model, "serialization"))
         if e.body is not None:
             models.add((e.body, "validation"))
         if e.response is not None:

@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from services.gateway.endpoints import Endpoint, aiohttp_handler
+from services.gateway.faces import cobalt_js, gocobalt
 from services.gateway.openapi import build_openapi
 from services.gateway.pages import assets, link, sandbox
 from services.gateway.views import (
@@ -42,6 +43,8 @@ ROUTERS = (
     executions.router,
     client_settings.router,
     api_keys.router,
+    gocobalt.router,
+    cobalt_js.router,
 )
 PAGES = (link.routes, sandbox.routes, assets.routes)
 
