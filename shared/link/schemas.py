@@ -68,6 +68,19 @@ class PublicTokenExchanged(ResponseModel):
     app: str
 
 
+class PublicTokenQuery(RequestModel):
+    """``GET /link/token/exchange?public_token=…`` (the EMR API reference's form)."""
+
+    public_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class PublicTokenExchangedAsToken(PublicTokenExchanged):
+    """The EMR API reference's answer, ``{"success": true, "token": "<access token>"}``,
+    with the fields ``POST`` answers beside it."""
+
+    token: str = Field(description="the access token (the same as access_token)")
+
+
 class AccessTokenRotated(ResponseModel):
     """A new access token for a connection; the previous one stopped working."""
 

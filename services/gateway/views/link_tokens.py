@@ -1,4 +1,5 @@
-"""Link tokens: ``POST /v1/link/token/create`` (EMR shape) and ``POST /v2/link/token`` (wearables)."""
+"""Link tokens: ``POST /v1/link/token/create`` (EMR shape) and ``POST /v2/link/token``
+(wearables); the public-token exchange, ``POST`` or (EMR API reference) ``GET``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from shared.link.schemas import (
     LinkTokenCreated,
     PublicTokenExchange,
     PublicTokenExchanged,
+    PublicTokenExchangedAsToken,
+    PublicTokenQuery,
     WearablesLinkTokenCreate,
     WearablesLinkTokenCreated,
 )
@@ -85,3 +88,25 @@ async def exchange_public_token(call: Call, body: PublicTokenExchange) -> Public
         tenant=call.tenant,
         public_token=body.public_token,
     )
+
+
+@router.route(
+    "GET",
+    "/v1/link/token/exchange",
+    aliases=("/link/token/exchange",),
+    summary="Exchange a public token (in the query) for a permanent access token, as token",
+    query=PublicTokenQuery,
+    response=PublicTokenExchangedAsToken,
+)
+async def exchange_public_token_by_query(
+    call: Call, query: PublicTokenQuery
+) -> PublicTokenExchangedAsToken:
+    res = call.resources
+    exchanged = await access_tokens.exchange_public_token(
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        tenant=call.tenant,
+        public_token=query.public_token,
+    )
+    return PublicTokenExchangedAsToken(**exchanged.model_dump(), token=exchanged.access_token)
