@@ -74,11 +74,17 @@ class PublicTokenQuery(RequestModel):
     public_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
-class PublicTokenExchangedAsToken(PublicTokenExchanged):
+class PublicTokenExchangedAsToken(ResponseModel):
     """The EMR API reference's answer, ``{"success": true, "token": "<access token>"}``,
-    with the fields ``POST`` answers beside it."""
+    with the fields ``POST`` answers after it."""
 
+    success: Literal[True] = True
     token: str = Field(description="the access token (the same as access_token)")
+    access_token: str
+    connection_id: str
+    user_id: str
+    org_id: str | None
+    app: str
 
 
 class AccessTokenRotated(ResponseModel):
