@@ -12,11 +12,15 @@ from shared.caches import Caches, Invalidation
 from shared.errors import invalid, not_found
 from shared.events import store
 from shared.events.models import EventDefinition
+from shared.infra.cache import TtlCache
 from shared.infra.db import Pool
 from shared.tenancy import Tenant
 
-_VALIDATORS: dict[tuple[Any, ...], jsonschema_rs.Draft202012Validator] = {}
-_MAX_CACHED = 10_000
+# Compiled validators by (tenant, name, version): a version never changes, so entries never go
+# stale; the least recently used goes first when full.
+_VALIDATORS: TtlCache[tuple[Any, ...], jsonschema_rs.Draft202012Validator] = TtlCache(
+    ttl=None, max_entries=10_000
+)
 
 
 def _validator(schema: dict[str, Any]) -> jsonschema_rs.Draft202012Validator:
@@ -107,9 +111,8 @@ def payload_problem(
     key = (tenant.client_id, tenant.environment, definition.name, definition.version)
     validator = _VALIDATORS.get(key)
     if validator is None:
-        if len(_VALIDATORS) >= _MAX_CACHED:
-            _VALIDATORS.clear()
-        validator = _VALIDATORS[key] = _validator(definition.schema)
+        validator = _validator(definition.schema)
+        _VALIDATORS.put(key, validator)
     if validator.is_valid(payload):
         return None
     error = min(validator.iter_errors(payload), key=lambda e: [str(p) for p in e.instance_path])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -60,6 +61,19 @@ class LinkGrant(Grant):
     # Branding and greeting for the hosted page (POST /v1/connect/hosted).
     color: str | None = None
     display_name: str | None = None
+
+
+class LinkOptions(TypedDict, total=False):
+    """The options of a ``LinkGrant`` an issuer may set (keep the two in step)."""
+
+    org_id: str | None
+    provider: str | None
+    filter_on_providers: list[str] | None
+    redirect_url: str | None
+    emr_name: str | None
+    update_connection_id: UUID | None
+    color: str | None
+    display_name: str | None
 
 
 class PublicGrant(Grant):

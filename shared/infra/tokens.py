@@ -15,8 +15,9 @@ from enum import StrEnum
 
 from shared.tenancy import ENVIRONMENTS, Environment
 
-# The prefixes below are the only place each is written: SECRET_PATTERN and the tokens'
-# Redis key namespaces are derived from them.
+# The prefix table: TokenKind, ACCESS_TOKEN_PREFIX and the per-environment prefixes below
+# are the one place each prefix is written; SECRET_PATTERN (at the end) and the tokens'
+# Redis key namespaces (redis_keys) are derived from them.
 
 
 class TokenKind(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Unpack
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -14,7 +15,7 @@ from shared.clients import service as client_settings
 from shared.connections import store as connections
 from shared.errors import not_found
 from shared.grants import store as token_store
-from shared.grants.models import IssuedToken, LinkFlow, LinkGrant
+from shared.grants.models import IssuedToken, LinkFlow, LinkGrant, LinkOptions
 from shared.infra import tokens
 from shared.infra.db import Pool
 from shared.infra.tokens import TokenKind
@@ -149,16 +150,10 @@ async def _issue(
     linked_account_id: str,
     account: AccountFacts,
     flow: LinkFlow,
-    org_id: str | None = None,
-    emr_name: str | None = None,
-    update_connection_id: UUID | None = None,
-    provider: str | None = None,
-    filter_on_providers: list[str] | None = None,
-    redirect_url: str | None = None,
-    color: str | None = None,
-    display_name: str | None = None,
+    **options: Unpack[LinkOptions],
 ) -> IssuedToken:
-    """Store a link grant with the given options (each named: a misspelt one is a TypeError)."""
+    """Store a link grant with the given options (typed: a misspelt one is a type error). Only
+    the options given reach the grant; the others keep its defaults without being validated."""
     expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
     grant = LinkGrant(
         client_id=tenant.client_id,
@@ -167,14 +162,7 @@ async def _issue(
         account_created_at=account.created_at,
         expires_at=expires_at,
         flow=flow,
-        org_id=org_id,
-        emr_name=emr_name,
-        update_connection_id=update_connection_id,
-        provider=provider,
-        filter_on_providers=filter_on_providers,
-        redirect_url=redirect_url,
-        color=color,
-        display_name=display_name,
+        **options,
     )
     token = await token_store.store_token(redis, kind=TokenKind.LINK, grant=grant, ttl=ttl)
     return IssuedToken(token, expires_at)
