@@ -50,16 +50,17 @@ def assert_cobalt_error(reply: Reply, status: int, error_code: str) -> None:
 
 
 async def connect_through_auth_url(api: Api, auth_url: str) -> None:
-    """What the end user does with an ``auth_url``: the hosted page opens the app at once
-    (one click to continue), then the sandbox's sign-in."""
+    """What the end user does with an ``auth_url``: the hosted page opens the app (one click
+    to continue, where the page does not go straight on), then the sandbox's sign-in."""
     browser = Browser(str(api.http.make_url("/")))
     try:
-        form = await browser.follow(await browser.get(auth_url))
-        assert form.url.endswith("/link/session/apps/sandbox"), form.url
-        to_provider = await browser.post("/link/session/apps/sandbox", form.hidden_fields())
-        assert to_provider.location is not None
-        assert "/sandbox/oauth/authorize?" in to_provider.location
-        back = await sign_in(browser, await browser.get(to_provider.location))
+        page = await browser.follow(await browser.get(auth_url))
+        if page.url.endswith("/link/session/apps/sandbox"):
+            to_provider = await browser.post("/link/session/apps/sandbox", page.hidden_fields())
+            assert to_provider.location is not None
+            page = await browser.get(to_provider.location)
+        assert "/sandbox/oauth/authorize?" in page.url, page.url
+        back = await sign_in(browser, page)
         assert back.status == 303
         done = await browser.follow(back)
         assert done.status == 200

@@ -114,7 +114,9 @@ async def authorization_url(call: Call, account: str, slug: str) -> shapes.AuthU
         display_name=None,
         provider=slug,
     )
-    return shapes.AuthUrl(auth_url=shapes.absolute(call, f"/link?token={issued.token}"))
+    # ``app`` asks the hosted page to go straight on to that app (where the page supports it;
+    # the token's ``provider`` opens the app in any case).
+    return shapes.AuthUrl(auth_url=shapes.absolute(call, f"/link?token={issued.token}&app={slug}"))
 
 
 async def save_key_credentials(

@@ -1,19 +1,17 @@
-"""Link tokens: ``POST /v1/link/token/create`` (EMR shape) and ``POST /v2/link/token``
-(wearables); the public-token exchange, ``POST`` or (EMR API reference) ``GET``."""
+"""Link tokens: ``POST /v1/link/token/create`` (EMR shape) and ``POST /v2/link/token`` (wearables)."""
 
 from __future__ import annotations
 
 from services.gateway.endpoints import Call, Router
 from shared.config import Settings
 from shared.link import exchange as access_tokens
+from shared.link import schemas as link_schemas
 from shared.link import service as link_tokens
 from shared.link.schemas import (
     LinkTokenCreate,
     LinkTokenCreated,
     PublicTokenExchange,
     PublicTokenExchanged,
-    PublicTokenExchangedAsToken,
-    PublicTokenQuery,
     WearablesLinkTokenCreate,
     WearablesLinkTokenCreated,
 )
@@ -94,19 +92,16 @@ async def exchange_public_token(call: Call, body: PublicTokenExchange) -> Public
     "GET",
     "/v1/link/token/exchange",
     aliases=("/link/token/exchange",),
-    summary="Exchange a public token (in the query) for a permanent access token, as token",
-    query=PublicTokenQuery,
-    response=PublicTokenExchangedAsToken,
+    summary="Exchange a public token (EMR API reference: in the query) for an access token",
+    query=link_schemas.PublicTokenQuery,
+    response=link_schemas.PublicTokenExchangedAsToken,
 )
 async def exchange_public_token_by_query(
-    call: Call, query: PublicTokenQuery
-) -> PublicTokenExchangedAsToken:
-    res = call.resources
-    exchanged = await access_tokens.exchange_public_token(
-        pool=res.pool,
-        redis=res.redis,
-        caches=res.caches,
-        tenant=call.tenant,
-        public_token=query.public_token,
+    call: Call, query: link_schemas.PublicTokenQuery
+) -> link_schemas.PublicTokenExchangedAsToken:
+    exchanged = await exchange_public_token(
+        call, PublicTokenExchange(public_token=query.public_token)
     )
-    return PublicTokenExchangedAsToken(**exchanged.model_dump(), token=exchanged.access_token)
+    return link_schemas.PublicTokenExchangedAsToken(
+        **exchanged.model_dump(), token=exchanged.access_token
+    )
