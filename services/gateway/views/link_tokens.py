@@ -78,13 +78,17 @@ async def create_wearables_link_token(
     response=PublicTokenExchanged,
 )
 async def exchange_public_token(call: Call, body: PublicTokenExchange) -> PublicTokenExchanged:
+    return await _exchange(call, body.public_token)
+
+
+async def _exchange(call: Call, public_token: str) -> PublicTokenExchanged:
     res = call.resources
     return await access_tokens.exchange_public_token(
         pool=res.pool,
         redis=res.redis,
         caches=res.caches,
         tenant=call.tenant,
-        public_token=body.public_token,
+        public_token=public_token,
     )
 
 
@@ -99,9 +103,7 @@ async def exchange_public_token(call: Call, body: PublicTokenExchange) -> Public
 async def exchange_public_token_by_query(
     call: Call, query: link_schemas.PublicTokenQuery
 ) -> link_schemas.PublicTokenExchangedAsToken:
-    exchanged = await exchange_public_token(
-        call, PublicTokenExchange(public_token=query.public_token)
-    )
+    exchanged = await _exchange(call, query.public_token)
     return link_schemas.PublicTokenExchangedAsToken(
         **exchanged.model_dump(), token=exchanged.access_token
     )
