@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
     TIMEOUT = "request_timeout"
     NOT_READY = "not_ready"
+    NOT_IMPLEMENTED = "not_implemented"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -42,6 +43,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL: 500,
     ErrorCode.TIMEOUT: 503,
     ErrorCode.NOT_READY: 503,
+    ErrorCode.NOT_IMPLEMENTED: 501,
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from services.gateway.appkeys import RESOURCES, SETTINGS
+from services.gateway.cors import cors
 from services.gateway.middlewares import request_context
 from services.gateway.routes import setup_routes
 from shared import caches as invalidation
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         middlewares=[request_context],
         client_max_size=settings.max_body_bytes,
     )
+    app.middlewares.insert(0, cors)  # outermost: error answers get CORS headers too
     app[SETTINGS] = settings
     app.cleanup_ctx.append(resources_ctx)
     setup_routes(app)

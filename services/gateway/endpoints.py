@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from services.gateway import auth
-from services.gateway.appkeys import RESOURCES
+from services.gateway.appkeys import PRINCIPAL, RESOURCES
 from shared.errors import ApiError, ErrorCode, invalid, not_found
 from shared.infra.logs import REQUEST_ID
 from shared.resources import Resources
@@ -207,6 +207,7 @@ def aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web
                 allow_session=endpoint.access is Access.SERVER_OR_SESSION,
                 vital_header=endpoint.vital_header,
             )
+            request[PRINCIPAL] = principal
         kwargs: dict[str, Any] = {}
         if endpoint.query is not None:
             kwargs["query"] = _parse_query(request, endpoint.query)

@@ -8,7 +8,7 @@ import orjson
 from aiohttp import web
 
 from services.gateway.endpoints import Endpoint, aiohttp_handler
-from services.gateway.faces import vital
+from services.gateway.faces import cobalt_js, gocobalt, vital
 from services.gateway.openapi import build_openapi
 from services.gateway.pages import assets, link, sandbox
 from services.gateway.views import (
@@ -47,6 +47,8 @@ ROUTERS = (
     webhooks.router,
     vital.token_router,
     vital.router,
+    gocobalt.router,
+    cobalt_js.router,
 )
 PAGES = (link.routes, sandbox.routes, assets.routes, vital.fallback)
 

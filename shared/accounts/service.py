@@ -99,6 +99,13 @@ async def list_accounts(
     return await store.list_accounts(pool, tenant=tenant, limit=limit, cursor=cursor, org_id=org_id)
 
 
+async def numbered_page(
+    *, pool: Pool, tenant: Tenant, page: int, limit: int
+) -> tuple[list[LinkedAccount], int]:
+    """Page ``page`` (from 1) of ``limit`` accounts ordered by id, and the total count."""
+    return await store.numbered_page(pool, tenant=tenant, offset=(page - 1) * limit, limit=limit)
+
+
 async def save_account(
     *,
     pool: Pool,

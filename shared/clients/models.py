@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from shared.tenancy import Environment
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower-cased, as browsers send it in ``Origin``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 class KeyKind(StrEnum):
@@ -39,6 +46,17 @@ class ClientSettings:
     color: str | None
     callback_url: str | None
     allowed_redirect_urls: tuple[str, ...]
+    # Browser origins for the session-token routes (CORS); None: see ``cors_origins``.
+    allowed_origins: tuple[str, ...] | None = None
+
+    @property
+    def cors_origins(self) -> frozenset[str]:
+        """The origins a browser may call session-token routes from: ``allowed_origins`` when
+        set, else the origins of ``callback_url`` and ``allowed_redirect_urls``."""
+        if self.allowed_origins is not None:
+            return frozenset(self.allowed_origins)
+        urls = [*self.allowed_redirect_urls, *([self.callback_url] if self.callback_url else [])]
+        return frozenset(origin_of(url) for url in urls)
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StringConstraints
 
-from shared.clients.models import ApiKey, ClientSettings
+from shared.clients.models import ApiKey, ClientSettings, origin_of
 from shared.schemas import Color, HttpUrl, Name, RequestModel, ResponseModel
 from shared.tenancy import Environment
+
+
+def _check_origin(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an origin: http(s)://host[:port]")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError("must be an origin only (scheme, host, port): no path, query or user")
+    return origin_of(value)
+
+
+Origin = Annotated[str, StringConstraints(max_length=300), AfterValidator(_check_origin)]
 
 
 class ClientSettingsRead(ResponseModel):
@@ -21,6 +34,10 @@ class ClientSettingsRead(ResponseModel):
     color: str | None
     callback_url: str | None
     allowed_redirect_urls: list[str]
+    allowed_origins: list[str] | None = Field(
+        description="browser origins allowed on session-token routes (CORS); null: the "
+        "origins of callback_url and allowed_redirect_urls"
+    )
 
     @classmethod
     def of(cls, settings: ClientSettings) -> Self:
@@ -32,6 +49,9 @@ class ClientSettingsRead(ResponseModel):
             color=settings.color,
             callback_url=settings.callback_url,
             allowed_redirect_urls=list(settings.allowed_redirect_urls),
+            allowed_origins=(
+                list(settings.allowed_origins) if settings.allowed_origins is not None else None
+            ),
         )
 
 
@@ -42,6 +62,11 @@ class ClientSettingsUpdate(RequestModel):
     color: Color | None = None
     callback_url: HttpUrl | None = None
     allowed_redirect_urls: Annotated[list[HttpUrl], Field(max_length=100)] | None = None
+    allowed_origins: Annotated[list[Origin], Field(max_length=100)] | None = Field(
+        default=None,
+        description="browser origins allowed on session-token routes (CORS); null: the "
+        "origins of callback_url and allowed_redirect_urls",
+    )
 
 
 class ApiKeyCreate(RequestModel):

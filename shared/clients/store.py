@@ -203,4 +203,7 @@ def _settings(row: Record) -> ClientSettings:
         color=row["color"],
         callback_url=row["callback_url"],
         allowed_redirect_urls=tuple(row["allowed_redirect_urls"]),
+        allowed_origins=(
+            tuple(row["allowed_origins"]) if row["allowed_origins"] is not None else None
+        ),
     )

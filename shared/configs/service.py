@@ -49,6 +49,22 @@ async def find_or_create(
     return await _read(pool, tenant, config), created
 
 
+async def find(
+    *, pool: Pool, tenant: Tenant, linked_account_id: str, app: str, config_id: str | None
+) -> ConfigRead:
+    """The account's config for the app by its config id (default "default"); 404 when none."""
+    config = await store.find_config(
+        pool,
+        tenant=tenant,
+        linked_account_id=linked_account_id,
+        app=app,
+        config_id=config_id or "default",
+    )
+    if config is None:
+        raise not_found("config", field="config_id")
+    return await _read(pool, tenant, config)
+
+
 async def _own(
     pool: Pool, *, tenant: Tenant, config_uuid: uuid.UUID, linked_account_id: str | None
 ) -> Config:

@@ -53,6 +53,22 @@ async def find_or_create_config(
     return _config(existing), False
 
 
+async def find_config(
+    pool: Pool, *, tenant: Tenant, linked_account_id: str, app: str, config_id: str
+) -> Config | None:
+    """The account's config for the app with that config id, or None."""
+    row = await pool.fetchrow(
+        """SELECT * FROM configs WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3
+           AND app = $4 AND config_id = $5""",
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+        app,
+        config_id,
+    )
+    return None if row is None else _config(row)
+
+
 async def get_config(pool: Pool, *, tenant: Tenant, config_uuid: uuid.UUID) -> Config | None:
     """One of the tenant's configs, or None."""
     row = await pool.fetchrow(

@@ -10,7 +10,17 @@ from pydantic import ConfigDict, Field, StringConstraints, model_validator
 from shared.events.models import Event, EventDefinition, EventStatus
 from shared.schemas import ExternalId, RequestModel, ResponseModel
 
-EventName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+# Free text, as product teams name their events ("contact.created", "New Contact Created"): up
+# to 128 printable characters, no control characters (C0, DEL, C1, line/paragraph separators),
+# no leading or trailing whitespace. In a URL path it is percent-encoded ("%20" for a space).
+_EVENT_NAME_CHAR = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]"
+_EVENT_NAME_EDGE = r"[^\s\x00-\x1f\x7f-\x9f]"
+EventName = Annotated[
+    str,
+    StringConstraints(
+        pattern=rf"^{_EVENT_NAME_EDGE}(?:{_EVENT_NAME_CHAR}{{0,126}}{_EVENT_NAME_EDGE})?$"
+    ),
+]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 BATCH_LIMIT = 1000
 

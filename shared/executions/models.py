@@ -112,3 +112,13 @@ class DueWork:
 
     event_ids: list[uuid.UUID]
     executions: list[tuple[uuid.UUID, int]]  # (id, attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionListing:
+    """An execution with the names a listing shows beside it (its workflow may be gone)."""
+
+    execution: Execution
+    workflow_name: str | None
+    app: str | None
+    config_id: str | None  # the config's name (the client's ``config_id``), not its row id

@@ -32,6 +32,7 @@ from shared.connections.credentials import (
 from shared.connections.models import ConnectionStatus, StoredConnection
 from shared.connectors import ACTIONS, ActionContext, ActionError
 from shared.connectors.catalog import fill, has_user_fields
+from shared.errors import ApiError, ErrorCode, not_found
 from shared.executions import store
 from shared.executions.models import (
     ClaimedExecution,
@@ -45,6 +46,7 @@ from shared.infra.db import Pool
 from shared.infra.logs import scrub_secrets
 from shared.infra.outages import POSTGRES_OUTAGE_ERRORS
 from shared.infra.outbound import BlockedDestination, ResponseTooLarge
+from shared.tenancy import Tenant
 from shared.webhooks import service as webhooks
 from shared.workflows import templates
 from shared.workflows.models import StepSpec, WorkflowDefinition
@@ -366,3 +368,26 @@ async def _finish(
     )
     log.info("execution_finished", execution_id=str(execution.id), status=status)
     return status
+
+
+async def replay(
+    *,
+    pool: Pool,
+    redis: ArqRedis,
+    tenant: Tenant,
+    execution_id: uuid.UUID,
+    linked_account_id: str | None = None,
+) -> Execution:
+    """Run a ``failed`` or ``needs_reauth`` execution again from its failed step (limited to
+    ``linked_account_id``'s when given): 404 when there is none, 409 when it did not fail."""
+    if linked_account_id is not None:
+        found = await store.get_execution(pool, tenant=tenant, execution_id=execution_id)
+        if found is None or found.linked_account_id != linked_account_id:
+            raise not_found("execution")
+    execution = await store.reopen_execution(pool, tenant=tenant, execution_id=execution_id)
+    if execution is None:
+        if await store.get_execution(pool, tenant=tenant, execution_id=execution_id) is None:
+            raise not_found("execution")
+        raise ApiError(ErrorCode.CONFLICT, "only failed or needs_reauth executions can be replayed")
+    await queue.enqueue(redis, queue.execution_job(execution_id, 0))
+    return execution

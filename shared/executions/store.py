@@ -13,6 +13,7 @@ from shared.executions.models import (
     ClaimedExecution,
     DueWork,
     Execution,
+    ExecutionListing,
     ExecutionStatus,
     StepRecord,
     StepRun,
@@ -310,6 +311,64 @@ async def list_executions(
         limit + 1,
     )
     return page([_execution(r) for r in rows], limit=limit, key=lambda e: e.id)
+
+
+async def numbered_page(
+    pool: Pool,
+    *,
+    tenant: Tenant,
+    offset: int,
+    limit: int,
+    statuses: Sequence[ExecutionStatus] | None = None,
+    execution_id: uuid.UUID | None = None,
+    workflow_id: uuid.UUID | None = None,
+    app: str | None = None,
+    linked_account_id: str | None = None,
+    oldest_first: bool = False,
+) -> tuple[list[ExecutionListing], int]:
+    """Executions ``offset`` to ``offset + limit`` (newest first unless ``oldest_first``), with
+    their workflow's name and app and their config's name, and how many match in all."""
+    rows = await pool.fetch(
+        f"""SELECT x.*, w.name AS workflow_name, w.app AS workflow_app,
+                   cfg.config_id AS config_name, count(*) OVER () AS total
+            FROM executions x
+            LEFT JOIN workflows w ON w.id = x.workflow_id
+            LEFT JOIN configs cfg ON cfg.id = x.config_id
+            WHERE x.client_id = $1 AND x.environment = $2
+              AND ($3::text[] IS NULL OR x.status = ANY ($3))
+              AND ($4::uuid IS NULL OR x.id = $4) AND ($5::uuid IS NULL OR x.workflow_id = $5)
+              AND ($6::text IS NULL OR w.app = $6) AND ($7::text IS NULL OR x.linked_account_id = $7)
+            ORDER BY x.created_at {"ASC" if oldest_first else "DESC"}, x.id
+            OFFSET $8 LIMIT $9""",  # noqa: S608 - the order is one of two constants
+        tenant.client_id,
+        tenant.environment,
+        None if statuses is None else [str(s) for s in statuses],
+        execution_id,
+        workflow_id,
+        app,
+        linked_account_id,
+        offset,
+        limit,
+    )
+    listed = [
+        ExecutionListing(_execution(r), r["workflow_name"], r["workflow_app"], r["config_name"])
+        for r in rows
+    ]
+    if rows or offset == 0:
+        return listed, rows[0]["total"] if rows else 0
+    # Past the last page: count without fetching.
+    _, total = await numbered_page(
+        pool,
+        tenant=tenant,
+        offset=0,
+        limit=1,
+        statuses=statuses,
+        execution_id=execution_id,
+        workflow_id=workflow_id,
+        app=app,
+        linked_account_id=linked_account_id,
+    )
+    return [], total
 
 
 async def executions_of_event(pool: Pool, *, event_id: uuid.UUID) -> list[Execution]:

@@ -68,6 +68,25 @@ class PublicTokenExchanged(ResponseModel):
     app: str
 
 
+class PublicTokenQuery(RequestModel):
+    """``GET /link/token/exchange?public_token=…`` (the EMR API reference's form)."""
+
+    public_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class PublicTokenExchangedAsToken(ResponseModel):
+    """The EMR API reference's answer, ``{"success": true, "token": "<access token>"}``,
+    with the fields ``POST`` answers after it."""
+
+    success: Literal[True] = True
+    token: str = Field(description="the access token (the same as access_token)")
+    access_token: str
+    connection_id: str
+    user_id: str
+    org_id: str | None
+    app: str
+
+
 class AccessTokenRotated(ResponseModel):
     """A new access token for a connection; the previous one stopped working."""
 

@@ -159,8 +159,10 @@ async def issue_connect_link_token(
     linked_account_id: str,
     color: str | None,
     display_name: str | None,
+    provider: str | None = None,
 ) -> IssuedToken:
-    """A link token behind a frontend's hosted Connect URL (``POST /v1/connect/hosted``)."""
+    """A link token behind a frontend's hosted Connect URL (``POST /v1/connect/hosted``);
+    with ``provider``, the hosted page opens that app directly."""
     account = await accounts.require_account(
         pool=pool, caches=caches, tenant=tenant, linked_account_id=linked_account_id
     )
@@ -174,6 +176,7 @@ async def issue_connect_link_token(
         org_id=account.org_id,
         color=color,
         display_name=display_name,
+        provider=provider,
     )
 
 

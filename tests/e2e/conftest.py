@@ -3,13 +3,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from tests.helpers import TEST_ENCRYPTION_KEY, TEST_QUEUE
 from tests.processes import free_port, linkport_env, start, stop, wait_ready
+
+CHROMIUM = os.environ.get("LINKPORT_TEST_CHROMIUM", "/usr/bin/chromium")
+# What the machine's Chromium needs headless, as root, with no network beyond loopback.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Browser]:
+    """Headless Chromium from the machine (Playwright never downloads a browser here)."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()
 
 
 @pytest.fixture(autouse=True)

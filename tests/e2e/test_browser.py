@@ -7,12 +7,11 @@ popup hands the public token back with postMessage to that exact origin.
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from tests.fakes import StartFake
 from tests.fakes.demo_site import DemoSite
@@ -20,29 +19,7 @@ from tests.helpers import Api
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("LINKPORT_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
-# What the machine's Chromium needs headless, as root, with no network beyond loopback.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    """Headless Chromium from the machine (Playwright never downloads a browser here)."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture
@@ -134,3 +111,38 @@ async def test_newcomer_path_open_the_printed_link_in_a_browser(
     await page.screenshot(path=str(ARTIFACTS / "hosted-link-done.png"), full_page=True)
     exchanged = await acme.call("POST", "/link/token/exchange", {"public_token": public_token})
     assert exchanged.status == 200
+
+
+async def test_emr_seed_page_cobalt_link_init_opens_link_at_once(
+    acme: Api, chromium: Browser, demo_origin: str
+) -> None:
+    """The seed's pattern: a button's onclick calls launch_cobalt(), which only calls
+    CobaltLink.init({token, onSuccess}); Link opens, and the backend exchanges the public
+    token with the API reference's GET."""
+    await acme.call("PATCH", "/v1/settings", {"allowed_redirect_urls": [demo_origin + "/emr"]})
+    token = (await acme.call("POST", "/link/token/create", {"user_id": "u3", "org_id": "o1"})).body[
+        "token"
+    ]
+    page = await chromium.new_page()
+    await page.goto(f"{demo_origin}/emr?token={token}")
+    async with page.expect_popup() as popup_info:
+        await page.click("#launch")
+    popup = await popup_info.value
+    await popup.wait_for_load_state()
+    await popup.click('button[data-app="sandbox"]')
+    await popup.wait_for_selector("#username")
+    await popup.fill("#username", "user_good")
+    await popup.fill("#password", "pass_good")
+    await popup.click("#approve")
+    await page.wait_for_function(
+        "document.getElementById('result').textContent.startsWith('success')", timeout=15000
+    )
+    result = await page.text_content("#result")
+    assert result is not None
+    public_token = result.split(" ")[1]
+    exchanged = await acme.call(
+        "GET", f"/link/token/exchange?public_token={quote(public_token)}", auth="secret"
+    )
+    assert exchanged.status == 200, exchanged.body
+    assert exchanged.body["success"] is True
+    assert exchanged.body["token"].startswith("at_")

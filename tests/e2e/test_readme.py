@@ -65,6 +65,9 @@ def test_readme_shell_examples_run_as_printed(
     assert '"code":"validation_failed"' in result.stdout
     assert '"step_id":"create","status":"succeeded"' in result.stdout
     assert '"source":"newsletter"' in result.stdout
+    assert '"message":"Webhook Fired Success"' in result.stdout  # the gocobalt face
+    assert "gocobalt execution: COMPLETED" in result.stdout
+    assert '"success":true,"token":"at_' in result.stdout  # the EMR GET exchange
 
 
 def test_every_setting_is_documented() -> None:

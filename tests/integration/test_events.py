@@ -69,8 +69,10 @@ async def test_bad_definitions_are_422(acme: Api, globex: Api) -> None:
     not_object = await acme.call("POST", "/v1/event-definitions", {"name": "x", "sample": [1, 2]})
     assert not_object.status == 422
     assert not_object.body["error"]["field"] == "sample"
-    bad_name = await acme.call("POST", "/v1/event-definitions", {"name": "has space", "sample": {}})
-    assert bad_name.body["error"]["field"] == "name"
+    # Names are free text ("New Contact Created"), but never control characters or blank edges.
+    for name in ("has\nnewline", " padded ", ""):
+        bad_name = await acme.call("POST", "/v1/event-definitions", {"name": name, "sample": {}})
+        assert bad_name.body["error"]["field"] == "name", name
     await define_contact_event(acme)
     assert (await globex.call("GET", "/v1/event-definitions/contact.created")).status == 404
 

@@ -15,6 +15,7 @@ async def test_read_and_change_settings(acme: Api) -> None:
         "color": None,
         "callback_url": None,
         "allowed_redirect_urls": [],
+        "allowed_origins": None,
     }
     change = {
         "name": "Acme Health",

@@ -14,8 +14,10 @@ _SDK = (resources.files("services.gateway") / "static" / "link.js").read_bytes()
 
 
 @routes.get("/sdk/link.js")
+@routes.get("/init.js")  # where the EMR seed's pages load it from (the host changes)
 async def sdk(_: web.Request) -> web.Response:
-    """The dependency-free JS SDK: ``LinkportLink.init({token, onSuccess, onExit, onEvent})``."""
+    """The dependency-free JS SDK: ``LinkportLink.init({token, onSuccess, onExit, onEvent})``,
+    and ``CobaltLink.init({token, onSuccess})`` (opens at once)."""
     return web.Response(
         body=_SDK,
         content_type="application/javascript",

@@ -9,6 +9,8 @@
  *   });
  *   link.open();                                      // call from a click handler (popup blockers)
  *
+ *   CobaltLink.init({ token, onSuccess });            // the EMR seed's SDK: init opens Link at once
+ *
  * Link runs in a popup on Linkport's origin; it reports back with postMessage to the exact
  * origin of this page, and this SDK only listens to messages from Linkport's origin.
  */
@@ -54,6 +56,7 @@
 
     return {
       open: function () {
+        if (popup && !popup.closed && !finished) { popup.focus(); return; } // already open
         finished = false;
         var url = linkportOrigin + "/link?token=" + encodeURIComponent(config.token) +
           "&origin=" + encodeURIComponent(window.location.origin);
@@ -86,6 +89,14 @@
   }
 
   window.LinkportLink = { init: init };
-  // The EMR seed's name for the same SDK, so pages written against it work unchanged.
-  window.CobaltLink = window.LinkportLink;
+  // The EMR seed's name for the same SDK, so pages written against it work unchanged:
+  // CobaltLink.init({token, onSuccess}) opens Link at once (call it in a click handler, as
+  // the seed's launch_cobalt() does); calling .open() on what it returns is harmless.
+  window.CobaltLink = {
+    init: function (config) {
+      var link = init(config);
+      link.open();
+      return link;
+    }
+  };
 })(window);

@@ -23,7 +23,7 @@ async def get_settings(call: Call) -> ClientSettingsRead:
 @router.route(
     "PATCH",
     "/v1/settings",
-    summary="Change name, color, callback_url or allowed_redirect_urls",
+    summary="Change name, color, callback_url, allowed_redirect_urls or allowed_origins (CORS)",
     body=ClientSettingsUpdate,
     response=ClientSettingsRead,
 )

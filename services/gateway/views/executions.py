@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from services.gateway.endpoints import Call, Router
-from shared.errors import ApiError, ErrorCode, invalid, not_found
+from shared.errors import invalid, not_found
+from shared.executions import service as executions
 from shared.executions import store
 from shared.executions.models import Execution
 from shared.executions.schemas import ExecutionQuery, ExecutionRead, StepRunRead
-from shared.infra import queue as jobs
 from shared.infra.logs import scrub_secrets as redact
 from shared.schemas import Page
 
@@ -70,20 +70,12 @@ async def get_execution(call: Call) -> ExecutionRead:
     response=ExecutionRead,
 )
 async def replay_execution(call: Call) -> ExecutionRead:
-    execution_id = call.path_id("execution_id", "execution")
-    execution = await store.reopen_execution(
-        call.resources.pool, tenant=call.tenant, execution_id=execution_id
+    execution = await executions.replay(
+        pool=call.resources.pool,
+        redis=call.resources.redis,
+        tenant=call.tenant,
+        execution_id=call.path_id("execution_id", "execution"),
     )
-    if execution is None:
-        if (
-            await store.get_execution(
-                call.resources.pool, tenant=call.tenant, execution_id=execution_id
-            )
-            is None
-        ):
-            raise not_found("execution")
-        raise ApiError(ErrorCode.CONFLICT, "only failed or needs_reauth executions can be replayed")
-    await jobs.enqueue(call.resources.redis, jobs.execution_job(execution_id, 0))
     return await _with_steps(call, execution)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from services.gateway.endpoints import Call, Router
 from shared.config import Settings
 from shared.link import exchange as access_tokens
+from shared.link import schemas as link_schemas
 from shared.link import service as link_tokens
 from shared.link.schemas import (
     LinkTokenCreate,
@@ -52,11 +53,32 @@ async def create_link_token(call: Call, body: LinkTokenCreate) -> LinkTokenCreat
     response=PublicTokenExchanged,
 )
 async def exchange_public_token(call: Call, body: PublicTokenExchange) -> PublicTokenExchanged:
+    return await _exchange(call, body.public_token)
+
+
+async def _exchange(call: Call, public_token: str) -> PublicTokenExchanged:
     res = call.resources
     return await access_tokens.exchange_public_token(
         pool=res.pool,
         redis=res.redis,
         caches=res.caches,
         tenant=call.tenant,
-        public_token=body.public_token,
+        public_token=public_token,
+    )
+
+
+@router.route(
+    "GET",
+    "/v1/link/token/exchange",
+    aliases=("/link/token/exchange",),
+    summary="Exchange a public token (EMR API reference: in the query) for an access token",
+    query=link_schemas.PublicTokenQuery,
+    response=link_schemas.PublicTokenExchangedAsToken,
+)
+async def exchange_public_token_by_query(
+    call: Call, query: link_schemas.PublicTokenQuery
+) -> link_schemas.PublicTokenExchangedAsToken:
+    exchanged = await _exchange(call, query.public_token)
+    return link_schemas.PublicTokenExchangedAsToken(
+        **exchanged.model_dump(), token=exchanged.access_token
     )
