@@ -43,7 +43,9 @@ def main() -> None:
 def migrate() -> None:
     """Apply pending database migrations (safe to run from several processes at once)."""
     settings = _settings()
-    applied = asyncio.run(apply_migrations(settings.database_url))
+    # Directly to PostgreSQL when the usual URL goes through PgBouncer (session advisory lock).
+    url = settings.migration_database_url or settings.database_url
+    applied = asyncio.run(apply_migrations(url, **db.connect_options(settings)))
     click.echo(json.dumps({"applied": [f"{m.version:04d}_{m.name}" for m in applied]}))
 
 

@@ -42,7 +42,7 @@ from shared.infra import queue as jobs
 from shared.infra import redis_keys
 from shared.infra.outages import OUTAGE_ERRORS, REDIS_ERRORS, REDIS_OUTAGE_ERRORS
 from shared.infra.queue import job_deserializer, job_serializer
-from shared.resources import Resources, open_resources, redis_settings
+from shared.resources import Resources, close_redis, open_resources, redis_settings
 
 log = structlog.get_logger(logger_name="linkport.worker")
 arq_log = logging.getLogger("arq.worker")
@@ -494,7 +494,7 @@ class LinkportWorker(Worker):
                 await self.pool.delete(self.health_check_key)
         if self.on_shutdown:
             await self.on_shutdown(self.ctx)
-        await self.pool.aclose(close_connection_pool=True)
+        await close_redis(self.pool)  # and its sentinels' connections, if any
         self._pool = None
 
 
@@ -532,6 +532,8 @@ def create_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
         "keep_result": 0,
         "job_timeout": settings.execution_lease,
         "max_tries": 1000,  # retries are scheduled from Postgres rows, not by arq
+        # SIGTERM: stop taking jobs, let running ones finish this long, then cancel the rest.
+        "job_completion_wait": settings.worker_job_completion_wait,
         "handle_signals": True,
     }
     options.update(overrides)
