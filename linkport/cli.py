@@ -13,7 +13,7 @@ import click
 
 from shared.clients import store as clients_store
 from shared.config import Settings
-from shared.infra import db
+from shared.infra import db, tracing
 from shared.infra.crypto import EncryptionKeyError, Keyring
 from shared.infra.logs import configure_logging
 from shared.infra.migrate import migrate as apply_migrations
@@ -24,6 +24,16 @@ def _settings(**overrides: Any) -> Settings:
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     configure_logging(settings.log_level, json=settings.log_json)
     return settings
+
+
+def _start_tracing(settings: Settings, component: str) -> None:
+    """Export spans when ``LINKPORT_TRACING=otlp`` (refusing to start without the packages)."""
+    try:
+        tracing.configure(
+            settings.tracing, service_name=settings.tracing_service_name, component=component
+        )
+    except tracing.TracingUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _require_keyring(settings: Settings) -> None:
@@ -61,6 +71,7 @@ def serve(host: str | None, port: int | None, reuse_port: bool) -> None:
 
     settings = _settings(host=host, port=port)
     _require_keyring(settings)
+    _start_tracing(settings, "gateway")
     web.run_app(
         create_app(settings),
         host=settings.host,
@@ -72,6 +83,7 @@ def serve(host: str | None, port: int | None, reuse_port: bool) -> None:
         reuse_port=reuse_port or None,
         shutdown_timeout=10,
     )
+    tracing.shutdown()  # the spans still buffered go out
 
 
 @main.command()
@@ -81,7 +93,11 @@ def worker() -> None:
 
     settings = _settings()
     _require_keyring(settings)
-    create_worker(settings).run()
+    _start_tracing(settings, "worker")
+    try:
+        create_worker(settings).run()
+    finally:
+        tracing.shutdown()  # the spans still buffered go out
 
 
 @main.command("worker-health")

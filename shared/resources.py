@@ -16,6 +16,7 @@ from shared.config import Settings
 from shared.connectors.catalog import Catalog, load_catalog
 from shared.infra import db
 from shared.infra.crypto import Keyring
+from shared.infra.observed_outbound import ObservedOutboundClient
 from shared.infra.outbound import OutboundClient
 from shared.infra.queue import job_deserializer, job_serializer
 
@@ -142,8 +143,9 @@ async def open_resources(settings: Settings) -> Resources:
 
 
 def outbound_client(settings: Settings) -> OutboundClient:
-    """The process's one outbound HTTP client, bounded by the outbound settings."""
-    return OutboundClient(
+    """The process's one outbound HTTP client, bounded by the outbound settings; every call
+    logged, timed and (with tracing on) traced."""
+    return ObservedOutboundClient(
         allowed=settings.outbound_allowed_networks,
         timeout=settings.outbound_timeout,
         max_bytes=settings.outbound_max_response_bytes,

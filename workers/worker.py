@@ -38,8 +38,8 @@ from shared.config import Settings
 from shared.connections.credentials import CredentialSource
 from shared.executions import jobs as execution_jobs
 from shared.executions.service import Runner
+from shared.infra import metrics, redis_keys
 from shared.infra import queue as jobs
-from shared.infra import redis_keys
 from shared.infra.outages import OUTAGE_ERRORS, REDIS_ERRORS, REDIS_OUTAGE_ERRORS
 from shared.infra.queue import job_deserializer, job_serializer
 from shared.resources import Resources, close_redis, open_resources, redis_settings
@@ -62,6 +62,7 @@ async def startup(ctx: Ctx) -> None:
     resources = await open_resources(settings)
     ctx["resources"] = resources
     ctx["runner"] = runner(resources)
+    ctx["metrics_server"] = await metrics.serve_worker_metrics(settings, resources.redis)
     await record_heartbeat(ctx)
     log.info("worker_started", name=worker_name())
 
@@ -69,6 +70,8 @@ async def startup(ctx: Ctx) -> None:
 async def shutdown(ctx: Ctx) -> None:
     """Close what ``startup`` opened and withdraw this worker's heartbeat (as far as Redis
     answers: an outage is no reason to fail a shutdown)."""
+    if ctx.get("metrics_server") is not None:
+        await ctx.pop("metrics_server").cleanup()
     resources: Resources | None = ctx.get("resources")
     if resources is not None:
         settings = resources.settings

@@ -274,6 +274,8 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     access_log.enabled = logging.getLevelName(level) <= logging.INFO
     access_log.json = json
     shared: list[Any] = [
+        # ids bound for a stretch of work (a worker's execution: execution_id, event_id)
+        structlog.contextvars.merge_contextvars,
         add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
