@@ -477,6 +477,14 @@ class LinkportWorker(Worker):
         except REDIS_OUTAGE_ERRORS as exc:
             self.guard.redis.failed(exc, source=f"job {job_id}")
             self.guard.orphans.add(job_id)
+        except asyncio.CancelledError:
+            # SIGTERM cancelled it in arq's bookkeeping, before or after the job itself ran
+            # (arq hands a job back only from inside it): its in-progress key would keep every
+            # other worker from it until the key expired (job timeout + 10 s). The job is still
+            # queued; another worker takes it now (its rows make a second run harmless).
+            with contextlib.suppress(*REDIS_OUTAGE_ERRORS):
+                await asyncio.shield(self.pool.delete(in_progress_key_prefix + job_id))
+            raise
 
     async def close(self) -> None:
         """Wait for every job task to settle, whatever it raised, then close as arq does.

@@ -35,11 +35,22 @@ async def fan_out_and_run(runner: Runner, *, event_ids: Sequence[uuid.UUID]) -> 
         parents=[parents.get(e) for e in event_ids],
         attributes=[{"linkport.event_id": str(e)} for e in event_ids],
     ) as contexts:
-        created = await store.fan_out_events(
-            runner.pool,
-            event_ids=event_ids,
-            trace_contexts=contexts if tracing.enabled() else None,
+        statement = asyncio.ensure_future(
+            store.fan_out_events(
+                runner.pool,
+                event_ids=event_ids,
+                trace_contexts=contexts if tracing.enabled() else None,
+            )
         )
+        try:
+            created = await asyncio.shield(statement)
+        except asyncio.CancelledError:
+            # SIGTERM during the statement: it commits all the same, and this job's next run
+            # finds the events fanned out; hand the executions to the queue now, or they
+            # would wait for the sweeper.
+            created = await statement
+            await queue.enqueue_many(runner.redis, [queue.execution_job(e, 0) for e in created])
+            raise
     log.info("events_fanned_out", event_ids=[str(e) for e in event_ids], executions=len(created))
     if len(created) > INLINE_EXECUTIONS:
         await queue.enqueue_many(runner.redis, [queue.execution_job(e, 0) for e in created])

@@ -70,9 +70,22 @@ def backoff(attempt: int, *, base: float, ceiling: float) -> float:
 
 async def run_execution(runner: Runner, *, execution_id: uuid.UUID) -> ExecutionStatus | None:
     """Run (or resume) an execution; returns its state afterwards, or None if not claimed."""
-    claimed = await store.claim_execution(
-        runner.pool, execution_id=execution_id, lease_seconds=runner.settings.execution_lease
+    claim = asyncio.ensure_future(
+        store.claim_execution(
+            runner.pool, execution_id=execution_id, lease_seconds=runner.settings.execution_lease
+        )
     )
+    try:
+        claimed = await asyncio.shield(claim)
+    except asyncio.CancelledError:
+        # SIGTERM during the claim: it may commit all the same; give it back, or the
+        # execution would wait for its lease to run out.
+        taken = await claim
+        if taken is not None:
+            await store.release_claim(
+                runner.pool, execution_id=execution_id, attempts=taken.execution.attempts
+            )
+        raise
     if claimed is None:
         return None
     execution = claimed.execution
