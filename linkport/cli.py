@@ -1,4 +1,4 @@
-"""The ``linkport`` command: migrate, serve, worker, clients, dev."""
+"""The ``linkport`` command: migrate, serve, worker, reencrypt, clients, dev."""
 
 from __future__ import annotations
 
@@ -140,6 +140,49 @@ def worker_health(path: Path | None, max_age: float | None) -> None:
         )
         sys.exit(1)
     click.echo(f"healthy: heartbeat {age:.1f}s ago (pid {beat.get('pid')})")
+
+
+@main.command()
+@click.option(
+    "--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True,
+    help="rows re-encrypted per statement",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="only count the rows sealed with another key")
+def reencrypt(batch_size: int, dry_run: bool) -> None:
+    """Seal every connection's credentials and app secret anew with the current key.
+
+    For key rotations (deploy/README.md): online, in batches, idempotent. Prints what it did
+    and what is still sealed with another key; exits 1 if some row's key is not configured.
+    """
+    from linkport import reencrypt as rotation
+
+    settings = _settings()
+    try:
+        keyring = Keyring.from_settings(settings)
+    except EncryptionKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    async def run(pool: db.Pool) -> tuple[dict[str, rotation.Tally], dict[str, dict[str, int]]]:
+        done = {} if dry_run else await rotation.reencrypt(pool, keyring, batch=batch_size)
+        return done, await rotation.remaining(pool, keyring)
+
+    done, left = asyncio.run(_with_pool(settings, run))
+    click.echo(
+        json.dumps(
+            {
+                "current_key_id": keyring.current_id,
+                "reencrypted": {kind: tally.as_dict() for kind, tally in done.items()},
+                "remaining": left,
+            },
+            indent=2,
+        )
+    )
+    missing = sorted({key for tally in done.values() for key in tally.unreadable})
+    if missing:
+        raise click.ClickException(
+            f"rows sealed with key ids {', '.join(missing)} could not be opened: list those keys "
+            "in LINKPORT_ENCRYPTION_PREVIOUS_KEYS and run again"
+        )
 
 
 @main.group()
