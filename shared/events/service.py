@@ -20,6 +20,7 @@ from shared.events.schemas import BatchEventCreate, EventAccepted, EventBatchAcc
 from shared.infra import metrics, tracing
 from shared.infra import queue as jobs
 from shared.infra.db import Pool
+from shared.infra.logs import ACCEPTED_EVENT
 from shared.tenancy import Tenant
 
 log = structlog.get_logger(logger_name="linkport.events")
@@ -120,8 +121,8 @@ async def ingest(
     if stored.created:
         metrics.EVENTS_ACCEPTED.inc()
         await jobs.enqueue(redis, jobs.fan_out_jobs([stored.id])[0])
-    # The link from this request's id to the event's, which the worker's lines carry on.
-    log.info("event_accepted", event_id=str(stored.id), created=stored.created)
+    # The request's access line names the event: the link from its request id to the event's.
+    ACCEPTED_EVENT.set(str(stored.id))
     return EventAccepted(event_id=str(stored.id), status=EventStatus.PENDING), stored.created
 
 
