@@ -159,6 +159,17 @@ async def _started(process: subprocess.Popen[bytes], heartbeat: Path) -> None:
     await eventually(beating, bool, timeout=30)
 
 
+async def _listening(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until this gateway listens (``/readyz`` on a shared port may be answered by another:
+    a pod's own readiness, not the Service's)."""
+
+    async def says_so() -> bool:
+        assert process.poll() is None, log.read_text()[-2000:]
+        return "listening on" in log.read_text()
+
+    await eventually(says_so, bool, timeout=30)
+
+
 async def _stop(process: subprocess.Popen[bytes], log: Path, timeout: float = 40) -> float:
     """SIGTERM and wait for a clean exit; seconds it took."""
     begin = time.monotonic()
@@ -275,6 +286,7 @@ async def test_rolling_upgrade_under_load(
         processes["wk-new"] = start(
             "worker", env=_env(acme, tmp_path, "wk-new"), log=logs["wk-new"]
         )
+        await _listening(processes["gw-new"], logs["gw-new"])
         await asyncio.to_thread(wait_ready, base_url, processes["gw-new"])
         await _started(processes["wk-new"], tmp_path / "wk-new.heartbeat")
         # ...and the old one is told to stop, gateway and worker at once.
