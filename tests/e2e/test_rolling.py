@@ -24,17 +24,16 @@ import asyncio
 import itertools
 import subprocess
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from services.gateway.appkeys import RESOURCES
 from shared.infra import db
+from tests.fakes import StartFake
+from tests.fakes.slow_app import SlowApp
 from tests.helpers import TEST_ENCRYPTION_KEY, TEST_QUEUE, Api, eventually
 from tests.processes import free_port, linkport_env, start, stop, wait_ready
 from tests.workflow_fixtures import CONTACT_SAMPLE, CREATE_CONTACT_WORKFLOW, arranged
@@ -47,29 +46,10 @@ APP_DELAY = 0.2  # seconds the app takes per call: ~10 executions in flight at a
 STOP_AFTER = 3.0  # seconds of load before processes are stopped
 
 
-@dataclass
-class FakeApp:
-    url: str = ""
-    keys: list[str] = field(default_factory=list)
-
-
 @pytest.fixture
-async def slow_app() -> AsyncIterator[FakeApp]:
-    state = FakeApp()
-
-    async def call(request: web.Request) -> web.Response:
-        state.keys.append(request.headers.get("Idempotency-Key", ""))
-        await asyncio.sleep(APP_DELAY)
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_post("/call", call)
-    port = free_port()
-    server = TestServer(app, host="127.0.0.1", port=port)
-    await server.start_server()
-    state.url = f"http://127.0.0.1:{port}/call"
-    yield state
-    await server.close()
+async def slow_app(start_fake: StartFake) -> SlowApp:
+    """The app the workflow calls: each call takes ``APP_DELAY`` seconds."""
+    return await start_fake(SlowApp(delay=APP_DELAY))
 
 
 @dataclass
@@ -136,8 +116,8 @@ def _env(api: Api, tmp_path: Path, name: str, **values: str) -> dict[str, str]:
     )
 
 
-async def _workflow(acme: Api, app: FakeApp) -> None:
-    step = {"id": "call", "action": "http.request", "input": {"url": app.url, "json": {"e": "{{ event.email }}"}}}  # fmt: skip
+async def _workflow(acme: Api, app: SlowApp) -> None:
+    step = {"id": "call", "action": "http.request", "input": {"url": app.endpoint, "json": {"e": "{{ event.email }}"}}}  # fmt: skip
     await arranged(acme, {**CREATE_CONTACT_WORKFLOW, "steps": [step]})
 
 
@@ -186,7 +166,7 @@ def _kill(*processes: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-async def _settle(pool: db.Pool, load: Load, app: FakeApp, label: str, **figures: float) -> None:
+async def _settle(pool: db.Pool, load: Load, app: SlowApp, label: str, **figures: float) -> None:
     """Every accepted event's execution succeeded (within a deadline); print the figures."""
     ids = [event_id for _, event_id in load.accepted]
 
@@ -205,9 +185,11 @@ async def _settle(pool: db.Pool, load: Load, app: FakeApp, label: str, **figures
         ids,
     )
     executions = {str(r["id"]) for r in await pool.fetch("SELECT id FROM executions")}
-    assert {key.split(":")[0] for key in app.keys} == executions  # every one called, by key
-    assert all(key.endswith(":call") for key in app.keys)
-    repeats = len(app.keys) - len(set(app.keys))
+    assert {
+        key.split(":")[0] for key in app.idempotency_keys
+    } == executions  # every one called, by key
+    assert all(key.endswith(":call") for key in app.idempotency_keys)
+    repeats = len(app.idempotency_keys) - len(set(app.idempotency_keys))
     print(
         f"\n{label}: sent {load.sent}, accepted {len(load.accepted)}, failed {len(load.failed)}, "
         f"completed {done}, lost {len(ids) - done}, calls repeated {repeats}; worst accepted "
@@ -224,7 +206,7 @@ async def test_sigterm_a_worker_under_load(
     acme: Api,
     pool: db.Pool,
     gateway: tuple[str, dict[str, str], Path],
-    slow_app: FakeApp,
+    slow_app: SlowApp,
     tmp_path: Path,
 ) -> None:
     await _workflow(acme, slow_app)
@@ -264,7 +246,7 @@ async def test_sigterm_a_worker_under_load(
 
 
 async def test_rolling_upgrade_under_load(
-    acme: Api, pool: db.Pool, slow_app: FakeApp, tmp_path: Path
+    acme: Api, pool: db.Pool, slow_app: SlowApp, tmp_path: Path
 ) -> None:
     """Old gateway and worker serve; the new ones start (the gateway on the same port, as a
     Service spreads over pods); once they are ready the old ones get SIGTERM."""
