@@ -174,7 +174,7 @@ check_chart_refusals() {
 }
 
 validate_manifests() {
-  local version out crds=ScaledObject\|TriggerAuthentication\|ServiceMonitor
+  local version out crds=ScaledObject\|TriggerAuthentication\|ServiceMonitor\|PodMonitor
   for version in "${KUBE_VERSIONS[@]}"; do
     out=$(kubernetes-validate --strict --quiet --kubernetes-version "$version" "$work"/*.yaml 2>&1) ||
       { say "$out"; return 1; }
@@ -183,7 +183,7 @@ validate_manifests() {
   done
   say "   Kubernetes ${KUBE_VERSIONS[*]} schemas (strict): every built-in resource passes"
   "$python" "$deploy/check_manifests.py" crds "$work"/*.yaml
-  say "   KEDA ScaledObject/TriggerAuthentication and ServiceMonitor: pass their CRDs' models (strict)"
+  say "   KEDA ScaledObject/TriggerAuthentication, ServiceMonitor and PodMonitor: pass their CRDs' models (strict)"
   "$python" "$deploy/check_manifests.py" policy "$work"/*.yaml
   say "   pods: non-root, read-only root, no privilege escalation, no capabilities, seccomp, limits"
 }

@@ -142,11 +142,12 @@ def _crd_models() -> dict[tuple[str, str], Any]:
         ("keda.sh/v1alpha1", "ScaledObject"): keda.ScaledObject,
         ("keda.sh/v1alpha1", "TriggerAuthentication"): keda.TriggerAuthentication,
         ("monitoring.coreos.com/v1", "ServiceMonitor"): monitoring.ServiceMonitor,
+        ("monitoring.coreos.com/v1", "PodMonitor"): monitoring.PodMonitor,
     }
 
 
 # The CRDs' own kinds, which Kubernetes' schemas do not describe.
-CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor"}
+CRD_KINDS = {"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "PodMonitor"}
 
 
 def check_crds(paths: list[str]) -> Problems:

@@ -24,7 +24,8 @@ tar -C "$repo" --exclude=./.git --exclude=./.venv --exclude=./.linkport --exclud
   --exclude='*/__pycache__' --exclude='*.egg-info' --exclude=./build -cf - . | tar -C "$work" -xf - --one-top-level=src
 "$python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --upgrade pip
-"$work/venv/bin/python" -m pip install --quiet "$work/src"
+# With the [tracing] extra: the image can export traces (LINKPORT_TRACING=otlp).
+"$work/venv/bin/python" -m pip install --quiet "$work/src[tracing]"
 
 {
   echo "# Linkport's runtime dependencies, pinned: deploy/Dockerfile installs exactly these."

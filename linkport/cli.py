@@ -1,4 +1,4 @@
-"""The ``linkport`` command: migrate, serve, worker, clients, dev."""
+"""The ``linkport`` command: migrate, serve, worker, reencrypt, clients, dev."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import click
 
 from shared.clients import store as clients_store
 from shared.config import Settings
-from shared.infra import db
+from shared.infra import db, tracing
 from shared.infra.crypto import EncryptionKeyError, Keyring
 from shared.infra.logs import configure_logging
 from shared.infra.migrate import migrate as apply_migrations
@@ -24,6 +24,16 @@ def _settings(**overrides: Any) -> Settings:
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     configure_logging(settings.log_level, json=settings.log_json)
     return settings
+
+
+def _start_tracing(settings: Settings, component: str) -> None:
+    """Export spans when ``LINKPORT_TRACING=otlp`` (refusing to start without the packages)."""
+    try:
+        tracing.configure(
+            settings.tracing, service_name=settings.tracing_service_name, component=component
+        )
+    except tracing.TracingUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _require_keyring(settings: Settings) -> None:
@@ -43,7 +53,9 @@ def main() -> None:
 def migrate() -> None:
     """Apply pending database migrations (safe to run from several processes at once)."""
     settings = _settings()
-    applied = asyncio.run(apply_migrations(settings.database_url))
+    # Directly to PostgreSQL when the usual URL goes through PgBouncer (session advisory lock).
+    url = settings.migration_database_url or settings.database_url
+    applied = asyncio.run(apply_migrations(url, **db.connect_options(settings)))
     click.echo(json.dumps({"applied": [f"{m.version:04d}_{m.name}" for m in applied]}))
 
 
@@ -59,6 +71,7 @@ def serve(host: str | None, port: int | None, reuse_port: bool) -> None:
 
     settings = _settings(host=host, port=port)
     _require_keyring(settings)
+    _start_tracing(settings, "gateway")
     web.run_app(
         create_app(settings),
         host=settings.host,
@@ -70,6 +83,7 @@ def serve(host: str | None, port: int | None, reuse_port: bool) -> None:
         reuse_port=reuse_port or None,
         shutdown_timeout=10,
     )
+    tracing.shutdown()  # the spans still buffered go out
 
 
 @main.command()
@@ -79,7 +93,11 @@ def worker() -> None:
 
     settings = _settings()
     _require_keyring(settings)
-    create_worker(settings).run()
+    _start_tracing(settings, "worker")
+    try:
+        create_worker(settings).run()
+    finally:
+        tracing.shutdown()  # the spans still buffered go out
 
 
 @main.command("worker-health")
@@ -122,6 +140,49 @@ def worker_health(path: Path | None, max_age: float | None) -> None:
         )
         sys.exit(1)
     click.echo(f"healthy: heartbeat {age:.1f}s ago (pid {beat.get('pid')})")
+
+
+@main.command()
+@click.option(
+    "--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True,
+    help="rows re-encrypted per statement",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="only count the rows sealed with another key")
+def reencrypt(batch_size: int, dry_run: bool) -> None:
+    """Seal every connection's credentials and app secret anew with the current key.
+
+    For key rotations (deploy/README.md): online, in batches, idempotent. Prints what it did
+    and what is still sealed with another key; exits 1 if some row's key is not configured.
+    """
+    from linkport import reencrypt as rotation
+
+    settings = _settings()
+    try:
+        keyring = Keyring.from_settings(settings)
+    except EncryptionKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    async def run(pool: db.Pool) -> tuple[dict[str, rotation.Tally], dict[str, dict[str, int]]]:
+        done = {} if dry_run else await rotation.reencrypt(pool, keyring, batch=batch_size)
+        return done, await rotation.remaining(pool, keyring)
+
+    done, left = asyncio.run(_with_pool(settings, run))
+    click.echo(
+        json.dumps(
+            {
+                "current_key_id": keyring.current_id,
+                "reencrypted": {kind: tally.as_dict() for kind, tally in done.items()},
+                "remaining": left,
+            },
+            indent=2,
+        )
+    )
+    missing = sorted({key for tally in done.values() for key in tally.unreadable})
+    if missing:
+        raise click.ClickException(
+            f"rows sealed with key ids {', '.join(missing)} could not be opened: list those keys "
+            "in LINKPORT_ENCRYPTION_PREVIOUS_KEYS and run again"
+        )
 
 
 @main.group()

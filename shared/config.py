@@ -163,3 +163,36 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(default=15.0, gt=0)
     webhook_endpoint_concurrency: PositiveInt = 8
     webhook_disable_after_days: float = Field(default=5.0, gt=0)
+
+    # Production: managed services, observability, shutdown (issue 13; deploy/README.md).
+    # PostgreSQL over TLS: "disable", "require" (encrypted, unverified), "verify-ca" (the
+    # server's certificate chains to database_ssl_root_cert, else the system CAs), or
+    # "verify-full" (and names the URL's host). None: whatever the URL's sslmode says.
+    database_ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] | None = None
+    database_ssl_root_cert: str | None = None
+    # asyncpg's prepared-statement cache; 0 behind PgBouncer in transaction pooling mode.
+    database_statement_cache_size: int = Field(default=100, ge=0)
+    # What `linkport migrate` connects to when database_url goes through PgBouncer in
+    # transaction mode (migrations hold a session-level advisory lock). None: database_url.
+    migration_database_url: str | None = Field(default=None, repr=False)
+    # Redis over TLS (a rediss:// URL): the CA bundle that signs the server's certificate
+    # (None: the system's CAs).
+    redis_ssl_ca_certs: str | None = None
+    # Redis Sentinel: "host:port,host:port". The master named redis_sentinel_master is found
+    # through them; redis_url then gives only the scheme (rediss: TLS), password and db.
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = Field(default="mymaster", min_length=1)
+    # Seconds a worker told to stop (SIGTERM) lets its running jobs finish before cancelling
+    # the rest (each cancelled execution is handed back and resumes on another worker).
+    worker_job_completion_wait: float = Field(default=0.0, ge=0)
+    # Prometheus metrics: the gateway serves them at /metrics on its own port; a worker on
+    # worker_metrics_port (0: none; its metrics then only reach Prometheus through a shared
+    # PROMETHEUS_MULTIPROC_DIR). With a token, /metrics asks for "Authorization: Bearer <token>".
+    metrics_enabled: bool = True
+    metrics_token: str | None = Field(default=None, repr=False)
+    worker_metrics_host: str = "0.0.0.0"  # noqa: S104 - a pod's own address
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    # OpenTelemetry traces (needs the [tracing] extra): "otlp" exports them over OTLP/HTTP to
+    # OTEL_EXPORTER_OTLP_ENDPOINT (the standard OTEL_* variables apply); "none": no tracing.
+    tracing: Literal["none", "otlp"] = "none"
+    tracing_service_name: str = "linkport"

@@ -38,11 +38,11 @@ from shared.config import Settings
 from shared.connections.credentials import CredentialSource
 from shared.executions import jobs as execution_jobs
 from shared.executions.service import Runner
+from shared.infra import metrics, redis_keys
 from shared.infra import queue as jobs
-from shared.infra import redis_keys
 from shared.infra.outages import OUTAGE_ERRORS, REDIS_ERRORS, REDIS_OUTAGE_ERRORS
 from shared.infra.queue import job_deserializer, job_serializer
-from shared.resources import Resources, open_resources, redis_settings
+from shared.resources import Resources, close_redis, open_resources, redis_settings
 from shared.webhooks import jobs as webhook_jobs
 
 log = structlog.get_logger(logger_name="linkport.worker")
@@ -63,6 +63,7 @@ async def startup(ctx: Ctx) -> None:
     resources = await open_resources(settings)
     ctx["resources"] = resources
     ctx["runner"] = runner(resources)
+    ctx["metrics_server"] = await metrics.serve_worker_metrics(settings, resources.redis)
     await record_heartbeat(ctx)
     log.info("worker_started", name=worker_name())
 
@@ -70,6 +71,8 @@ async def startup(ctx: Ctx) -> None:
 async def shutdown(ctx: Ctx) -> None:
     """Close what ``startup`` opened and withdraw this worker's heartbeat (as far as Redis
     answers: an outage is no reason to fail a shutdown)."""
+    if ctx.get("metrics_server") is not None:
+        await ctx.pop("metrics_server").cleanup()
     resources: Resources | None = ctx.get("resources")
     if resources is not None:
         settings = resources.settings
@@ -475,6 +478,14 @@ class LinkportWorker(Worker):
         except REDIS_OUTAGE_ERRORS as exc:
             self.guard.redis.failed(exc, source=f"job {job_id}")
             self.guard.orphans.add(job_id)
+        except asyncio.CancelledError:
+            # SIGTERM cancelled it in arq's bookkeeping, before or after the job itself ran
+            # (arq hands a job back only from inside it): its in-progress key would keep every
+            # other worker from it until the key expired (job timeout + 10 s). The job is still
+            # queued; another worker takes it now (its rows make a second run harmless).
+            with contextlib.suppress(*REDIS_OUTAGE_ERRORS):
+                await asyncio.shield(self.pool.delete(in_progress_key_prefix + job_id))
+            raise
 
     async def close(self) -> None:
         """Wait for every job task to settle, whatever it raised, then close as arq does.
@@ -495,7 +506,7 @@ class LinkportWorker(Worker):
                 await self.pool.delete(self.health_check_key)
         if self.on_shutdown:
             await self.on_shutdown(self.ctx)
-        await self.pool.aclose(close_connection_pool=True)
+        await close_redis(self.pool)  # and its sentinels' connections, if any
         self._pool = None
 
 
@@ -540,6 +551,8 @@ def create_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
         "keep_result": 0,
         "job_timeout": settings.execution_lease,
         "max_tries": 1000,  # retries are scheduled from Postgres rows, not by arq
+        # SIGTERM: stop taking jobs, let running ones finish this long, then cancel the rest.
+        "job_completion_wait": settings.worker_job_completion_wait,
         "handle_signals": True,
     }
     options.update(overrides)

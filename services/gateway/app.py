@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.gateway.appkeys import RESOURCES, SETTINGS
 from services.gateway.cors import cors
+from services.gateway.metrics import instrument
 from services.gateway.middlewares import request_context
 from services.gateway.routes import setup_routes
 from shared import caches as invalidation
@@ -45,4 +46,5 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(resources_ctx)
     setup_routes(app)
+    instrument(app, settings)  # /metrics, request metrics and spans
     return app

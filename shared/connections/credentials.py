@@ -24,7 +24,7 @@ from shared.connections import store
 from shared.connections.models import ConnectionStatus, StoredConnection
 from shared.connectors.catalog import Catalog, fill, has_user_fields
 from shared.connectors.oauth import OAuthError, request_token
-from shared.infra import redis_keys
+from shared.infra import metrics, redis_keys
 from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
 from shared.infra.outbound import OutboundClient
@@ -155,6 +155,8 @@ async def _refresh(
             form={"grant_type": "refresh_token", "refresh_token": creds["refresh_token"]},
         )
     except OAuthError as exc:
+        # reauth: the grant is gone; error: the endpoint failed or could not be reached
+        metrics.REFRESH_FAILURES.labels("reauth" if exc.code in _GRANT_GONE else "error").inc()
         if exc.code in _GRANT_GONE:
             await mark_needs_reauth(
                 source.pool, connection=connection, reason=f"token refresh refused: {exc.code}"

@@ -38,6 +38,7 @@ class NewEvent:
     payload: dict[str, Any]
     idempotency_key: str | None
     request_hash: bytes | None  # only with an idempotency key
+    trace_context: str | None = None  # the ingest span's traceparent, while tracing is on
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import os
 import uuid
 
 import orjson
+import structlog
 from arq.connections import ArqRedis
 
 from shared.accounts import service as accounts
@@ -16,10 +17,14 @@ from shared.events import definitions as event_definitions
 from shared.events import store
 from shared.events.models import EventDefinition, EventStatus, NewEvent
 from shared.events.schemas import BatchEventCreate, EventAccepted, EventBatchAccepted, EventCreate
+from shared.infra import metrics, tracing
 from shared.infra import queue as jobs
 from shared.infra.db import Pool
+from shared.infra.logs import ACCEPTED_EVENT
 from shared.tenancy import Tenant
 from shared.webhooks import service as webhooks
+
+log = structlog.get_logger(logger_name="linkport.events")
 
 
 def _request_hash(body: EventCreate) -> bytes:
@@ -107,6 +112,7 @@ class _Checker:
             payload=body.payload,
             idempotency_key=key,
             request_hash=_request_hash(body) if key is not None else None,
+            trace_context=tracing.current_traceparent(),  # the trace goes on from this row
         )
 
 
@@ -131,7 +137,10 @@ async def ingest(
             field="Idempotency-Key",
         )
     if stored.created:
+        metrics.EVENTS_ACCEPTED.inc()
         await jobs.enqueue(redis, jobs.fan_out_jobs([stored.id])[0])
+    # The request's access line names the event: the link from its request id to the event's.
+    ACCEPTED_EVENT.set(str(stored.id))
     return EventAccepted(event_id=str(stored.id), status=EventStatus.PENDING), stored.created
 
 
@@ -151,6 +160,8 @@ async def ingest_batch(
     ]
     stored = await store.insert_events(pool, tenant=tenant, events=prepared)
     created = [event_id for event_id, is_new in stored if is_new]
+    metrics.EVENTS_ACCEPTED.inc(len(created))
+    log.info("events_accepted", count=len(stored), created=len(created))
     await jobs.enqueue_many(redis, jobs.fan_out_jobs(created))
     # One validation of plain data, not a thousand model constructions.
     pending = EventStatus.PENDING.value

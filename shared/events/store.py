@@ -70,7 +70,7 @@ async def definition_versions(pool: Pool, *, tenant: Tenant, name: str) -> list[
 
 _COLUMNS = (
     "id, client_id, environment, name, definition_version, linked_account_id, config_id, payload, "
-    "idempotency_key, request_hash, status"
+    "idempotency_key, request_hash, status, trace_context"
 )
 
 
@@ -87,13 +87,14 @@ def _values(tenant: Tenant, e: NewEvent) -> tuple[Any, ...]:
         e.idempotency_key,
         e.request_hash,
         EventStatus.PENDING,
+        e.trace_context,
     )
 
 
 async def insert_event(pool: Pool, *, tenant: Tenant, event: NewEvent) -> StoredEvent:
     """Store the event, unless its idempotency key was used (then: the earlier event)."""
     row = await pool.fetchrow(
-        f"""INSERT INTO events ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        f"""INSERT INTO events ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
             ON CONFLICT (client_id, environment, idempotency_key) DO NOTHING RETURNING id""",  # noqa: S608
         *_values(tenant, event),
     )
@@ -121,11 +122,13 @@ async def insert_events(
     rows = await pool.fetch(
         f"""WITH incoming AS (
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[],
-                                     $6::jsonb[], $7::text[], $8::bytea[])
-                    WITH ORDINALITY AS t(id, name, version, account, config_id, payload, key, hash, n)),
+                                     $6::jsonb[], $7::text[], $8::bytea[], $11::text[])
+                    WITH ORDINALITY AS t(id, name, version, account, config_id, payload, key, hash,
+                                         trace_context, n)),
             inserted AS (
                 INSERT INTO events ({_COLUMNS})
-                SELECT id, $9::uuid, $10::text, name, version, account, config_id, payload, key, hash, 'pending'
+                SELECT id, $9::uuid, $10::text, name, version, account, config_id, payload, key, hash, 'pending',
+                       trace_context
                 FROM incoming ORDER BY n
                 ON CONFLICT (client_id, environment, idempotency_key) DO NOTHING
                 RETURNING id)
@@ -145,6 +148,7 @@ async def insert_events(
         [e.request_hash for e in events],
         tenant.client_id,
         tenant.environment,
+        [e.trace_context for e in events],
     )
     return [(r["id"], r["created"]) for r in rows]
 

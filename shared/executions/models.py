@@ -53,6 +53,7 @@ class Execution:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    trace_context: str | None = None  # the fan-out span's traceparent, while tracing is on
 
 
 @dataclass(frozen=True, slots=True)

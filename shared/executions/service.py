@@ -41,7 +41,7 @@ from shared.executions.models import (
     StepRun,
     StepStatus,
 )
-from shared.infra import queue
+from shared.infra import metrics, queue, tracing
 from shared.infra.db import Pool
 from shared.infra.logs import scrub_secrets
 from shared.infra.outages import POSTGRES_OUTAGE_ERRORS
@@ -73,11 +73,63 @@ def backoff(attempt: int, *, base: float, ceiling: float) -> float:
 
 async def run_execution(runner: Runner, *, execution_id: uuid.UUID) -> ExecutionStatus | None:
     """Run (or resume) an execution; returns its state afterwards, or None if not claimed."""
-    claimed = await store.claim_execution(
-        runner.pool, execution_id=execution_id, lease_seconds=runner.settings.execution_lease
+    claim = asyncio.ensure_future(
+        store.claim_execution(
+            runner.pool, execution_id=execution_id, lease_seconds=runner.settings.execution_lease
+        )
     )
+    try:
+        claimed = await asyncio.shield(claim)
+    except asyncio.CancelledError:
+        # SIGTERM during the claim: it may commit all the same; give it back, or the
+        # execution would wait for its lease to run out.
+        taken = await claim
+        if taken is not None:
+            await store.release_claim(
+                runner.pool, execution_id=execution_id, attempts=taken.execution.attempts
+            )
+        raise
     if claimed is None:
         return None
+    execution = claimed.execution
+    started = time.perf_counter()
+    outcome: ExecutionStatus | None = None  # None: interrupted (handed back, or an outage)
+    # Every line logged while it runs names the execution and its event; with tracing on, a
+    # span in the trace its row carries (each outbound call a child of it).
+    with (
+        structlog.contextvars.bound_contextvars(
+            execution_id=str(execution.id), event_id=str(execution.event_id)
+        ),
+        tracing.span(
+            "linkport.execution",
+            parent=execution.trace_context,
+            attributes={
+                "linkport.execution_id": str(execution.id),
+                "linkport.attempt": execution.attempts,
+            },
+        ) as span,
+    ):
+        try:
+            outcome = await _attempt(runner, claimed)
+            return outcome
+        finally:
+            label = (
+                "interrupted"
+                if outcome is None
+                else "retry"
+                if outcome == ExecutionStatus.PENDING
+                else outcome.value
+            )
+            metrics.EXECUTIONS.labels(label).inc()
+            metrics.EXECUTION_DURATION.labels(label).observe(time.perf_counter() - started)
+            if span is not None:
+                span.set_attribute("linkport.outcome", label)
+
+
+async def _attempt(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
+    """Run a claimed execution; whatever happens, its claim is released or its outcome
+    recorded."""
+    execution_id = claimed.execution.id
     try:
         return await _run(runner, claimed)
     except asyncio.CancelledError:

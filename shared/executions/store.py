@@ -25,7 +25,12 @@ from shared.tenancy import Tenant
 from shared.workflows.models import WorkflowDefinition
 
 
-async def fan_out_events(pool: Pool, *, event_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+async def fan_out_events(
+    pool: Pool,
+    *,
+    event_ids: Sequence[uuid.UUID],
+    trace_contexts: Sequence[str | None] | None = None,
+) -> list[uuid.UUID]:
     """Fan out those of the events that still wait: one execution per workflow each must run,
     and the events marked fanned out, in one statement (so one transaction). Returns the ids
     of executions created now; running it twice creates nothing new.
@@ -33,17 +38,20 @@ async def fan_out_events(pool: Pool, *, event_ids: Sequence[uuid.UUID]) -> list[
     A workflow runs for an event when its trigger matches, the account has an active
     connection to its app, and the account's config enables it (or no config exists, no
     ``config_id`` was given, and the workflow runs by default). With a ``config_id`` only
-    that config counts.
+    that config counts. ``trace_contexts`` (one per event, tracing on): what each event's
+    executions keep as theirs (the fan-out span's traceparent); else the event's own.
     """
     rows = await pool.fetch(
         """WITH due AS (
                UPDATE events SET status = 'fanned_out', attempts = attempts + 1, fanned_out_at = now()
                WHERE id = ANY ($1::uuid[]) AND status = 'pending'
-               RETURNING id, client_id, environment, name, linked_account_id, config_id),
+               RETURNING id, client_id, environment, name, linked_account_id, config_id, trace_context),
            targets AS (
                SELECT due.id AS event_id, due.client_id, due.environment, due.linked_account_id,
-                      w.id AS workflow_id, c.id AS connection_id, cfg.id AS config_uuid
+                      w.id AS workflow_id, c.id AS connection_id, cfg.id AS config_uuid,
+                      coalesce(tc.trace_context, due.trace_context) AS trace_context
                FROM due
+               LEFT JOIN unnest($1::uuid[], $2::text[]) AS tc(id, trace_context) ON tc.id = due.id
                JOIN workflows w ON w.client_id = due.client_id AND w.environment = due.environment
                                AND w.trigger_event = due.name
                JOIN connections c ON c.client_id = w.client_id AND c.environment = w.environment
@@ -60,15 +68,27 @@ async def fan_out_events(pool: Pool, *, event_ids: Sequence[uuid.UUID]) -> list[
                   OR (cfg.id IS NULL AND due.config_id IS NULL
                       AND (w.definition ->> 'default_enabled')::boolean))
            INSERT INTO executions (id, client_id, environment, event_id, workflow_id, linked_account_id,
-                                   connection_id, config_id, status)
+                                   connection_id, config_id, status, trace_context)
            SELECT gen_random_uuid(), client_id, environment, event_id, workflow_id, linked_account_id,
-                  connection_id, config_uuid, 'pending'
+                  connection_id, config_uuid, 'pending', trace_context
            FROM targets
            ON CONFLICT (event_id, workflow_id) DO NOTHING
            RETURNING id""",
         list(event_ids),
+        None if trace_contexts is None else list(trace_contexts),
     )
     return [r["id"] for r in rows]
+
+
+async def event_trace_contexts(
+    pool: Pool, *, event_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str | None]:
+    """The trace context each pending event was ingested in (asked only while tracing is on)."""
+    rows = await pool.fetch(
+        "SELECT id, trace_context FROM events WHERE id = ANY ($1::uuid[]) AND status = 'pending'",
+        list(event_ids),
+    )
+    return {r["id"]: r["trace_context"] for r in rows}
 
 
 async def claim_execution(
@@ -139,6 +159,7 @@ def _execution(row: Record) -> Execution:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         finished_at=row["finished_at"],
+        trace_context=row["trace_context"],
     )
 
 

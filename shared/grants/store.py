@@ -7,7 +7,7 @@ from typing import TypeVar
 from redis.asyncio import Redis
 
 from shared.grants.models import Grant
-from shared.infra import redis_keys, tokens
+from shared.infra import metrics, redis_keys, tokens
 from shared.infra.tokens import TokenKind
 from shared.tenancy import Tenant
 
@@ -22,6 +22,7 @@ async def store_token(redis: Redis, *, kind: TokenKind, grant: Grant, ttl: int) 
         grant.__pydantic_serializer__.to_json(grant),  # bytes, as Redis stores them
         ex=ttl,
     )
+    metrics.token_issued(kind.name.lower())
     return token
 
 

@@ -1,7 +1,8 @@
-"""The Postgres connection pool."""
+"""The Postgres connection pool, and how every connection is made (TLS, PgBouncer)."""
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import asyncpg
@@ -31,15 +32,47 @@ async def _keep_session(conn: Connection) -> None:
     carry no session state here (no LISTEN, no session settings, no advisory locks)."""
 
 
-async def connect(dsn: str) -> Connection:
-    """One connection with Linkport's codecs, for scripts and migrations."""
-    conn: Connection = await asyncpg.connect(dsn)
+def ssl_context(mode: str | None, root_cert: str | None) -> ssl.SSLContext | str | None:
+    """What asyncpg's ``ssl`` argument gets for an sslmode: None leaves it to the URL's
+    ``sslmode`` (and libpq's environment, e.g. ``PGSSLROOTCERT``); ``verify-ca`` and
+    ``verify-full`` check the server's certificate against ``root_cert`` (a CA bundle),
+    else the system CAs, and ``verify-full`` also its name."""
+    if mode is None:
+        return None
+    if mode in ("disable", "require"):
+        return mode
+    context = ssl.create_default_context(cafile=root_cert)
+    context.check_hostname = mode == "verify-full"
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def connect_options(settings: Settings) -> dict[str, Any]:
+    """asyncpg's connection arguments beyond the URL: TLS, and the prepared-statement cache
+    (0 behind PgBouncer in transaction pooling mode, where a server connection serves
+    another client's transaction next and knows nothing of this one's statements)."""
+    options: dict[str, Any] = {"statement_cache_size": settings.database_statement_cache_size}
+    context = ssl_context(settings.database_ssl_mode, settings.database_ssl_root_cert)
+    if context is not None:
+        options["ssl"] = context
+    return options
+
+
+async def connect(dsn: str, **options: Any) -> Connection:
+    """One connection with Linkport's codecs, for scripts and migrations (``options``:
+    ``connect_options(settings)``)."""
+    conn: Connection = await asyncpg.connect(dsn, **options)
     await _init_connection(conn)
     return conn
 
 
 async def create_pool(settings: Settings) -> Pool:
-    """A pool sized by settings; every connection has Linkport's codecs."""
+    """A pool sized by settings; every connection has Linkport's codecs.
+
+    Behind PgBouncer in transaction mode nothing else changes: pooled connections carry no
+    session state (``_keep_session``), transactions are explicit, and the only session-level
+    lock is the migrations' (which therefore connect directly: ``migration_database_url``).
+    """
     pool = await asyncpg.create_pool(
         settings.database_url,
         min_size=settings.db_pool_min,
@@ -47,6 +80,7 @@ async def create_pool(settings: Settings) -> Pool:
         init=_init_connection,
         reset=_keep_session,
         command_timeout=settings.request_timeout,
+        **connect_options(settings),
     )
     assert pool is not None
     return pool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import asyncpg
 
@@ -31,9 +32,13 @@ def available_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-async def migrate(dsn: str) -> list[Migration]:
-    """Apply pending migrations; safe to run from several processes at once. Returns those applied."""
-    conn = await asyncpg.connect(dsn)
+async def migrate(dsn: str, **options: Any) -> list[Migration]:
+    """Apply pending migrations; safe to run from several processes at once. Returns those
+    applied. ``options``: asyncpg's connection arguments (``db.connect_options``: TLS).
+
+    The advisory lock is held by the session: connect to PostgreSQL directly, not through
+    PgBouncer in transaction mode (which may run each statement on another server session)."""
+    conn = await asyncpg.connect(dsn, **options)
     try:
         # A session-level lock: a second migrator waits here, then finds nothing left to do.
         await conn.execute("SELECT pg_advisory_lock($1)", _ADVISORY_LOCK_KEY)

@@ -16,7 +16,7 @@ from shared.connections import store as connection_store
 from shared.errors import ApiError, ErrorCode, not_found
 from shared.grants import store as token_store
 from shared.grants.models import PublicGrant
-from shared.infra import tokens
+from shared.infra import metrics, tokens
 from shared.infra.db import Pool
 from shared.infra.tokens import TokenKind
 from shared.link.schemas import AccessTokenRotated, PublicTokenExchanged
@@ -64,6 +64,8 @@ async def exchange_public_token(
             token_hash=tokens.digest(access_token),
         )
         used = True  # committed (or the connection is gone: nothing to exchange for)
+        if connection_id is not None:
+            metrics.token_issued("access")
     finally:
         await token_store.end_claim(redis, kind=TokenKind.PUBLIC, token=public_token, used=used)
     if connection_id is None:  # deleted between the flow and the exchange
@@ -87,4 +89,5 @@ async def rotate_access_token(
     )
     if rotated is None:
         raise not_found("connection")
+    metrics.token_issued("access")
     return AccessTokenRotated(access_token=access_token, connection_id=str(rotated))

@@ -1,0 +1,90 @@
+"""The outbound client, observed: every call to another server (an app's API, a token
+endpoint, a webhook) logs one line, is timed in ``linkport_outbound_request_duration_seconds``
+and, with tracing on, is a client span whose ``traceparent`` travels in the request.
+
+The line has the method, the host (never the path, the query or credentials), the status
+(or the error's type) and the duration; the ids bound around it (a worker's
+``execution_id`` and ``event_id``, a gateway's ``request_id``) come with it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+
+from shared.infra import metrics, tracing
+from shared.infra.outbound import OutboundClient, OutboundResponse
+
+log = structlog.get_logger(logger_name="linkport.outbound")
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or ""
+    return f"{host}:{port}" if port else host
+
+
+class ObservedOutboundClient(OutboundClient):
+    """``OutboundClient`` with a log line, a metric and a span per call."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        data: Any = None,
+        follow_redirects: bool = False,
+        from_catalog: bool = False,
+    ) -> OutboundResponse:
+        """Send the request as ``OutboundClient`` does, observed."""
+        host = _host(url)
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        with tracing.span(
+            f"{method} {host}",
+            kind="client",
+            attributes={"http.request.method": method, "server.address": host},
+        ) as span:
+            if span is not None:
+                headers = dict(headers or {})
+                tracing.inject(headers)
+            try:
+                reply = await super().request(
+                    method,
+                    url,
+                    headers=headers,
+                    json=json,
+                    data=data,
+                    follow_redirects=follow_redirects,
+                    from_catalog=from_catalog,
+                )
+                status = reply.status
+                return reply
+            except BaseException as exc:
+                error = type(exc).__name__
+                raise
+            finally:
+                seconds = time.perf_counter() - started
+                metrics.OUTBOUND_REQUESTS.labels(
+                    metrics.method_label(method), str(status) if status is not None else "error"
+                ).observe(seconds)
+                if span is not None and status is not None:
+                    span.set_attribute("http.response.status_code", status)
+                log.info(
+                    "outbound_call",
+                    method=method,
+                    host=host,
+                    status=status,
+                    error=error,
+                    duration_ms=round(seconds * 1000, 2),
+                )
