@@ -25,7 +25,7 @@ from arq.connections import ArqRedis
 
 from shared.config import Settings
 from shared.connectors.catalog import Catalog
-from shared.infra import queue
+from shared.infra import metrics, queue
 from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
 from shared.infra.outbound import BlockedDestination, OutboundClient, ResponseTooLarge
@@ -218,6 +218,9 @@ async def _attempt_claimed(sender: Sender, claimed: ClaimedDelivery) -> AttemptR
         attempt_number=delivery.attempts,
         outcome=outcome,
     )
+    metrics.WEBHOOK_ATTEMPTS.labels(
+        status=str(outcome.attempt.status_code or "none"), outcome=outcome.status.value
+    ).inc()
     (log.debug if outcome.status is DeliveryStatus.SUCCEEDED else log.info)(
         "webhook_attempt",
         delivery_id=str(delivery.id),
