@@ -478,10 +478,6 @@ async def test_credentials_and_what_is_not_offered(acme: Api, globex: Api) -> No
     )
     assert_cobalt_error(wrong, 401, "SERVER_ERROR")
     assert wrong.body["http_error_type"] == "UNAUTHORIZED"
-    for method in ("GET", "POST"):
-        webhooks = await cobalt(acme, method, "/webhook", {} if method == "POST" else None)
-        assert_cobalt_error(webhooks, 501, "SERVER_ERROR")
-        assert "webhooks" in webhooks.body["message"]
     # Another tenant's account is not there.
     await cobalt(acme, "POST", "/linked-account", {"linked_account_id": "shared-name"})
     assert_cobalt_error(

@@ -10,10 +10,10 @@ the same domain functions as the native ``/v1`` views.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from services.gateway.endpoints import Access, Call, Router, validation_error
 from services.gateway.faces import gocobalt_shapes as shapes
@@ -33,12 +33,17 @@ from shared.executions import store as execution_store
 from shared.link import service as link_tokens
 from shared.schemas import Color
 from shared.sessions import service as session_tokens
+from shared.webhooks import service as webhooks
+from shared.webhooks import store as webhook_store
+from shared.webhooks.models import Endpoint, EndpointFormat
+from shared.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 
 router = Router("gocobalt", errors=shapes.ERRORS)
 
 PREFIX = "/api/v2/public"
 _COLOR = TypeAdapter(Color)
 _EVENT_NAME = TypeAdapter(EventName)
+_NativeT = TypeVar("_NativeT", bound=BaseModel)
 
 
 # --- operations both gocobalt faces use (this backend API and cobalt-js's paths) ------------
@@ -706,41 +711,131 @@ async def cobalt_rerun_execution(call: Call) -> shapes.Rerun:
 
 
 # --- webhooks -------------------------------------------------------------------------------
-
-_NO_WEBHOOKS = (
-    "webhooks to your backend are not available in this Linkport yet: "
-    "/api/v2/public/webhook answers once they are"
-)
+# Thin adapters over the native webhooks (the calls /v1/webhook-endpoints makes): endpoints made
+# here have format gocobalt (gocobalt's bodies, x-cobalt-signature), and only those are shown.
 
 
-def _no_webhooks() -> ApiError:
-    return ApiError(ErrorCode.NOT_IMPLEMENTED, _NO_WEBHOOKS)
+def _webhook_id(call: Call) -> uuid.UUID:
+    return call.path_id("id", "webhook")
 
 
-@router.route("GET", f"{PREFIX}/webhook", summary="Webhooks (not available yet: 501)")
-async def cobalt_list_webhooks(call: Call) -> shapes.Success:
-    raise _no_webhooks()
+async def _webhook(call: Call) -> Endpoint:
+    """One of the tenant's gocobalt-format endpoints; 404 otherwise."""
+    endpoint = await webhooks.require_endpoint(
+        pool=call.resources.pool, tenant=call.tenant, endpoint_id=_webhook_id(call)
+    )
+    if endpoint.format is not EndpointFormat.GOCOBALT:
+        raise not_found("webhook")
+    return endpoint
 
 
-@router.route("POST", f"{PREFIX}/webhook", summary="Register a webhook (not available yet: 501)")
-async def cobalt_create_webhook(call: Call) -> shapes.Success:
-    raise _no_webhooks()
+async def _all_webhooks(call: Call) -> shapes.Webhooks:
+    found: list[shapes.Webhook] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = await webhook_store.list_endpoints(
+            call.resources.pool, tenant=call.tenant, limit=100, cursor=cursor
+        )
+        found += [shapes.Webhook.of(e) for e in page if e.format is EndpointFormat.GOCOBALT]
+        if cursor is None:
+            return shapes.Webhooks(found)
 
 
-@router.route("GET", f"{PREFIX}/webhook/{{id}}", summary="A webhook (not available yet: 501)")
-async def cobalt_get_webhook(call: Call) -> shapes.Success:
-    raise _no_webhooks()
+def _native(model: type[_NativeT], values: dict[str, Any]) -> _NativeT:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
 
 
 @router.route(
-    "PUT", f"{PREFIX}/webhook/{{id}}", summary="Update a webhook (not available yet: 501)"
+    "GET",
+    f"{PREFIX}/webhook",
+    summary="Webhooks (endpoints of format gocobalt)",
+    response=shapes.Webhooks,
 )
-async def cobalt_update_webhook(call: Call) -> shapes.Success:
-    raise _no_webhooks()
+async def cobalt_list_webhooks(call: Call) -> shapes.Webhooks:
+    return await _all_webhooks(call)
 
 
 @router.route(
-    "DELETE", f"{PREFIX}/webhook/{{id}}", summary="Delete a webhook (not available yet: 501)"
+    "POST",
+    f"{PREFIX}/webhook",
+    summary="Register a webhook: gocobalt's bodies signed in x-cobalt-signature (whsec_ secret)",
+    body=shapes.WebhookCreate,
+    response=shapes.Webhook,
 )
-async def cobalt_delete_webhook(call: Call) -> shapes.Success:
-    raise _no_webhooks()
+async def cobalt_create_webhook(call: Call, body: shapes.WebhookCreate) -> shapes.Webhook:
+    body.unsupported()
+    values: dict[str, Any] = {
+        "url": body.webhook_url,
+        "event_types": shapes.event_types(body.webhook_events),
+        "description": body.about(),
+        "format": EndpointFormat.GOCOBALT,
+    }
+    if body.is_enabled is not None:
+        values["enabled"] = body.is_enabled
+    res = call.resources
+    endpoint, _ = await webhooks.create_endpoint(
+        pool=res.pool,
+        keyring=res.keyring,
+        http=res.http,
+        tenant=call.tenant,
+        request=_native(WebhookEndpointCreate, values),
+    )
+    return shapes.Webhook.of(endpoint)
+
+
+@router.route(
+    "GET",
+    f"{PREFIX}/webhook/{{id}}",
+    summary="A webhook",
+    response=shapes.Webhook,
+)
+async def cobalt_get_webhook(call: Call) -> shapes.Webhook:
+    return shapes.Webhook.of(await _webhook(call))
+
+
+@router.route(
+    "PUT",
+    f"{PREFIX}/webhook/{{id}}",
+    summary="Update a webhook (only the fields sent change)",
+    body=shapes.WebhookFields,
+    response=shapes.Webhook,
+)
+async def cobalt_update_webhook(call: Call, body: shapes.WebhookFields) -> shapes.Webhook:
+    body.unsupported()
+    endpoint = await _webhook(call)
+    values: dict[str, Any] = {}
+    if body.webhook_url is not None:
+        values["url"] = body.webhook_url
+    if body.webhook_events is not None:
+        values["event_types"] = shapes.event_types(body.webhook_events)
+    if body.about() is not None:
+        values["description"] = body.about()
+    if body.is_enabled is not None:
+        values["enabled"] = body.is_enabled
+    res = call.resources
+    updated = await webhooks.update_endpoint(
+        pool=res.pool,
+        http=res.http,
+        tenant=call.tenant,
+        endpoint_id=endpoint.id,
+        request=_native(WebhookEndpointUpdate, values),
+    )
+    return shapes.Webhook.of(updated)
+
+
+@router.route(
+    "DELETE",
+    f"{PREFIX}/webhook/{{id}}",
+    summary="Delete a webhook (and its deliveries); answers the webhooks that remain",
+    response=shapes.Webhooks,
+)
+async def cobalt_delete_webhook(call: Call) -> shapes.Webhooks:
+    endpoint = await _webhook(call)
+    if not await webhook_store.delete_endpoint(
+        call.resources.pool, tenant=call.tenant, endpoint_id=endpoint.id
+    ):
+        raise not_found("webhook")
+    return await _all_webhooks(call)

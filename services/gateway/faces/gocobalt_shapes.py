@@ -27,6 +27,8 @@ from shared.executions.models import ExecutionListing, ExecutionStatus, StepReco
 from shared.infra.logs import scrub_secrets
 from shared.schemas import ResponseModel
 from shared.tenancy import Tenant
+from shared.webhooks.envelopes import gocobalt_event_name
+from shared.webhooks.models import SUBSCRIBABLE, Endpoint, WebhookEventType
 
 ItemT = TypeVar("ItemT")
 
@@ -750,3 +752,130 @@ class OrgBasics(CobaltResponse):
     color: str | None
     linked_account_id: str
     linked_account_name: str | None
+
+
+# --- webhooks -------------------------------------------------------------------------
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == {} or value == []
+
+
+class WebhookFields(CobaltRequest):
+    """What ``POST`` and ``PUT /api/v2/public/webhook[/{id}]`` take. Linkport sends every
+    webhook as a POST with its own body, to every app and workflow: the other fields are
+    accepted only with their default values."""
+
+    webhook_url: str | None = None
+    webhook_events: list[str] | None = None
+    is_enabled: bool | None = None
+    description: str | None = None
+    webhook_description: str | None = None
+    webhook_headers: Any = None
+    webhook_body: Any = None
+    method: str | None = None
+    webhook_type: str | None = None
+    workflow_ids: Any = None
+    slug: str | None = None
+    group: str | None = None
+
+    def unsupported(self) -> None:
+        """A 400 naming the first field set to something Linkport does not do."""
+        refusals = {
+            "webhook_headers": "Linkport sends its own headers: omit webhook_headers",
+            "webhook_body": "Linkport sends gocobalt's webhook body: omit webhook_body",
+            "workflow_ids": "webhooks are for every workflow: omit workflow_ids",
+            "slug": "webhooks are for every app: omit slug",
+            "group": "webhook groups are not supported: omit group",
+        }
+        for name, why in refusals.items():
+            if not _empty(getattr(self, name)):
+                raise invalid(name, f"{name}: not supported ({why})")
+        if not _empty(self.method) and str(self.method).upper() != "POST":
+            raise invalid("method", "method: not supported (webhooks are sent as POST)")
+        if not _empty(self.webhook_type) and self.webhook_type != "default":
+            raise invalid(
+                "webhook_type", "webhook_type: not supported (only default webhooks are sent)"
+            )
+
+    def about(self) -> str | None:
+        """The description given (``description``, else ``webhook_description``)."""
+        return self.description if self.description is not None else self.webhook_description
+
+
+class WebhookCreate(WebhookFields):
+    """``POST /api/v2/public/webhook``."""
+
+    webhook_url: str
+    webhook_events: list[str]
+
+
+class Webhook(CobaltResponse):
+    """A webhook endpoint in gocobalt's shape (the fields Linkport does not support carry
+    their defaults)."""
+
+    id: str = Field(serialization_alias="_id")
+    org_id: str
+    environment: str
+    is_enabled: bool
+    webhook_events: list[str]
+    slug: str | None = None
+    description: str
+    workflow_ids: list[str] = Field(default_factory=list)
+    webhook_url: str
+    webhook_description: str
+    webhook_body: None = None
+    webhook_headers: dict[str, str] = Field(default_factory=dict)
+    method: str = "POST"
+    group: str | None = None
+    webhook_type: str = "default"
+    createdAt: datetime
+    updatedAt: datetime
+
+    @classmethod
+    def of(cls, endpoint: Endpoint) -> Self:
+        """The gocobalt view of a Linkport endpoint."""
+        return cls(
+            id=str(endpoint.id),
+            org_id=str(endpoint.tenant.client_id),
+            environment=environment(endpoint.tenant),
+            is_enabled=endpoint.enabled,
+            webhook_events=event_names(endpoint.event_types),
+            description=endpoint.description or "",
+            webhook_url=endpoint.url,
+            webhook_description=endpoint.description or "",
+            createdAt=endpoint.created_at,
+            updatedAt=endpoint.updated_at,
+        )
+
+
+class Webhooks(RootModel[list[Webhook]], ResponseModel):
+    """The tenant's gocobalt-format webhook endpoints."""
+
+
+def event_names(event_types: tuple[WebhookEventType, ...] | None) -> list[str]:
+    """gocobalt's names of the types (None: every type that is not opt-in), each once."""
+    chosen = [t for t in SUBSCRIBABLE if not t.opt_in] if event_types is None else list(event_types)
+    names = (gocobalt_event_name(t) for t in chosen)
+    return list(dict.fromkeys(n for n in names if n is not None))
+
+
+def event_types(names: list[str], field: str = "webhook_events") -> list[WebhookEventType]:
+    """Linkport's types for gocobalt's event names (``Connection Created`` is also a
+    connection authorised again, which gocobalt names the same); a 400 for another name."""
+    known: dict[str, list[WebhookEventType]] = {}
+    for event_type in SUBSCRIBABLE:
+        name = gocobalt_event_name(event_type)
+        if name is not None:
+            known.setdefault(name, []).append(event_type)
+    if not names:
+        raise invalid(field, f"{field}: name one event at least")
+    found: list[WebhookEventType] = []
+    for position, name in enumerate(names):
+        if name not in known:
+            raise invalid(
+                f"{field}.{position}",
+                f"{field}.{position}: unknown event {name!r} (one of: {', '.join(known)})",
+            )
+        found.extend(t for t in known[name] if t not in found)
+    return found
