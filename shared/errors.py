@@ -23,6 +23,10 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
     TIMEOUT = "request_timeout"
     NOT_READY = "not_ready"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    RATE_LIMITED = "rate_limited"
+    BODY_TIMEOUT = "request_body_timeout"
+    BAD_REQUEST = "bad_request"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -40,6 +44,10 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL: 500,
     ErrorCode.TIMEOUT: 503,
     ErrorCode.NOT_READY: 503,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.BODY_TIMEOUT: 408,
+    ErrorCode.BAD_REQUEST: 400,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from shared.tokens.service import TokenKind
 
 PREFIX = "lp:"
@@ -42,3 +44,18 @@ def worker_heartbeat(worker_name: str) -> str:
 
 
 WORKER_HEARTBEAT_PATTERN = PREFIX + "hb:worker:*"
+
+
+def rate_limit_client(client_id: UUID, environment: str) -> str:
+    """``lp:rl:c:{client}:{environment}``: one tenant's request bucket."""
+    return f"{PREFIX}rl:c:{client_id}:{environment}"
+
+
+def rate_limit_account(client_id: UUID, environment: str, linked_account_id: str) -> str:
+    """``lp:rl:a:{client}:{environment}:{linked account}``: one linked account's request bucket."""
+    return f"{PREFIX}rl:a:{client_id}:{environment}:{linked_account_id}"
+
+
+def auth_failures(source: str) -> str:
+    """``lp:rl:auth:{address}``: failed authentications from one source address."""
+    return f"{PREFIX}rl:auth:{source}"
