@@ -312,7 +312,16 @@ class _Deadline:
     when its handling is (``handler``); cancels once more after ``DEADLINE_GRACE`` if the first
     cancellation is still unwinding. One timer per request; nothing when none fires."""
 
-    __slots__ = ("_finished", "_handle", "_handler_seconds", "_loop", "_task", "fired", "kind")
+    __slots__ = (
+        "_absorbed",
+        "_finished",
+        "_handle",
+        "_handler_seconds",
+        "_loop",
+        "_task",
+        "fired",
+        "kind",
+    )
 
     def __init__(self, request: web.Request, body_seconds: float, handler_seconds: float) -> None:
         self._loop = asyncio.get_running_loop()
@@ -321,6 +330,7 @@ class _Deadline:
         self._task = task
         self._handler_seconds = handler_seconds
         self._finished = False
+        self._absorbed = 0
         self.fired = 0
         self.kind = "handler"
         payload = request.content
@@ -355,9 +365,11 @@ class _Deadline:
             self._handle = None
 
     def absorb(self) -> bool:
-        """Withdraw this deadline's cancellations; True when nothing else cancelled the task."""
-        for _ in range(self.fired):
+        """Withdraw this deadline's cancellations (once); True when it fired and nothing else
+        cancelled the task."""
+        for _ in range(self.fired - self._absorbed):
             self._task.uncancel()
+        self._absorbed = self.fired
         return self.fired > 0 and self._task.cancelling() == 0
 
 
@@ -486,6 +498,8 @@ def gateway_middleware(guard: Guard) -> Middleware:
             log.exception("unhandled_error", method=request.method, path=request.path)
             return error_response(ApiError(ErrorCode.INTERNAL, "internal error"), request_id)
         finally:
+            if deadline is not None and deadline.fired:
+                deadline.absorb()  # a handler that turned the cancellation into an error
             guard.request_done()
             if access_log.enabled:
                 # the path, never the query string: it may carry a token

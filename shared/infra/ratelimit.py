@@ -9,7 +9,9 @@ second of a bucket's rate (at most a tenth of its burst) in one script call and 
 from memory (for up to ``LEASE_TTL`` seconds); when Redis says a bucket is empty, the gateway
 remembers until when and answers 429 from memory meanwhile. So a request costs a round trip
 only once per lease of each of its buckets, and a client over its limit costs none: another
-tenant's requests do not wait behind its 429s. The price is precision: across ``n``
+tenant's requests do not wait behind its 429s. Buckets found empty by any request in the same
+event-loop turn are refilled by one script call, so traffic spread over many linked accounts
+(each needing a first lease) shares round trips under load. The price is precision: across ``n``
 replicas a bucket may give out up to ``n`` leases more than its burst at once.
 
 Rate limiting fails open: when Redis cannot be reached (a call is bounded by
@@ -148,6 +150,10 @@ class TokenBuckets:
         self._on_error = on_error
         self._clock = clock
         self._unreachable_until = 0.0
+        # Buckets to refill in the next script call, and what waiters await; calls under way.
+        self._batch: dict[str, tuple[Limit, _Lease]] | None = None
+        self._batch_done: asyncio.Future[None] | None = None
+        self._calls: set[asyncio.Task[None]] = set()
 
     async def take(self, buckets: Sequence[tuple[str, Limit]], message: str) -> None:
         """Spend a token of every bucket (all or none), refilling leases from Redis as needed."""
@@ -180,21 +186,42 @@ class TokenBuckets:
         return lease
 
     async def _refill(self, empty: list[tuple[str, Limit, _Lease]]) -> None:
-        """One script call for the buckets no other request is refilling; wait for the rest."""
-        others = [lease.refilling for _, _, lease in empty if lease.refilling is not None]
+        """Join the next script call (one per event-loop turn, for every bucket any request
+        of that turn found empty), or wait for the call already refilling a bucket."""
+        waits = {lease.refilling for _, _, lease in empty if lease.refilling is not None}
         mine = [(key, limit, lease) for key, limit, lease in empty if lease.refilling is None]
         if mine:
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            for _, _, lease in mine:
-                lease.refilling = done
-            try:
-                await self._call(mine)
-            finally:
-                for _, _, lease in mine:
-                    lease.refilling = None
-                done.set_result(None)
-        for waiting in others:
-            await asyncio.shield(waiting)  # another request's call: its cancellation is not ours
+            if self._batch is None:
+                self._batch = {}
+                self._batch_done = asyncio.get_running_loop().create_future()
+                asyncio.get_running_loop().call_soon(self._flush)
+            assert self._batch_done is not None
+            for key, limit, lease in mine:
+                self._batch[key] = (limit, lease)
+                lease.refilling = self._batch_done
+            waits.add(self._batch_done)
+        for waiting in waits:
+            if waiting is not None:
+                await asyncio.shield(waiting)  # a shared call: our cancellation is not its
+
+    def _flush(self) -> None:
+        batch, done = self._batch, self._batch_done
+        self._batch = self._batch_done = None
+        assert batch is not None
+        assert done is not None
+        task = asyncio.create_task(self._call_batch(batch, done))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _call_batch(
+        self, batch: dict[str, tuple[Limit, _Lease]], done: asyncio.Future[None]
+    ) -> None:
+        try:
+            await self._call([(key, limit, lease) for key, (limit, lease) in batch.items()])
+        finally:
+            for _, lease in batch.values():
+                lease.refilling = None
+            done.set_result(None)
 
     def _fail_open(self, mine: list[tuple[str, Limit, _Lease]], now: float) -> None:
         # A second's worth of each bucket's rate from memory; Redis is asked again after it.
