@@ -128,6 +128,19 @@ class _Lease:
         return self.refilling is None and self.expires <= now and self.blocked_until <= now
 
 
+@dataclass(slots=True)
+class _Wanted:
+    """A bucket in the next script call, and how many requests wait for it."""
+
+    limit: Limit
+    lease: _Lease
+    demand: int = 1
+
+    @property
+    def want(self) -> int:
+        return min(self.limit.burst, max(self.limit.lease, self.demand))
+
+
 def _call_failed(exc: BaseException) -> bool:
     return isinstance(exc, RedisError | OSError | TimeoutError)
 
@@ -151,7 +164,7 @@ class TokenBuckets:
         self._clock = clock
         self._unreachable_until = 0.0
         # Buckets to refill in the next script call, and what waiters await; calls under way.
-        self._batch: dict[str, tuple[Limit, _Lease]] | None = None
+        self._batch: dict[str, _Wanted] | None = None
         self._batch_done: asyncio.Future[None] | None = None
         self._calls: set[asyncio.Task[None]] = set()
 
@@ -187,22 +200,32 @@ class TokenBuckets:
 
     async def _refill(self, empty: list[tuple[str, Limit, _Lease]]) -> None:
         """Join the next script call (one per event-loop turn, for every bucket any request
-        of that turn found empty), or wait for the call already refilling a bucket."""
-        waits = {lease.refilling for _, _, lease in empty if lease.refilling is not None}
-        mine = [(key, limit, lease) for key, limit, lease in empty if lease.refilling is None]
-        if mine:
+        of that turn found empty, asking for at least as many tokens as requests wait), or
+        wait for the call already refilling a bucket."""
+        loop = asyncio.get_running_loop()
+        waits: set[asyncio.Future[None]] = set()
+        for key, limit, lease in empty:
+            refilling = lease.refilling
+            if refilling is not None and refilling is not self._batch_done:
+                if not refilling.done():
+                    waits.add(refilling)  # under way: see what is left after it
+                    continue
+                lease.refilling = None
             if self._batch is None:
                 self._batch = {}
-                self._batch_done = asyncio.get_running_loop().create_future()
-                asyncio.get_running_loop().call_soon(self._flush)
+                self._batch_done = loop.create_future()
+                loop.call_soon(self._flush)
             assert self._batch_done is not None
-            for key, limit, lease in mine:
-                self._batch[key] = (limit, lease)
-                lease.refilling = self._batch_done
+            wanted = self._batch.get(key)
+            if wanted is None or wanted.lease is not lease:  # (a lease evicted meanwhile)
+                demand = 1 if wanted is None else wanted.demand + 1
+                self._batch[key] = _Wanted(limit, lease, demand)
+            else:
+                wanted.demand += 1
+            lease.refilling = self._batch_done
             waits.add(self._batch_done)
         for waiting in waits:
-            if waiting is not None:
-                await asyncio.shield(waiting)  # a shared call: our cancellation is not its
+            await asyncio.shield(waiting)  # a shared call: our cancellation is not its
 
     def _flush(self) -> None:
         batch, done = self._batch, self._batch_done
@@ -213,33 +236,32 @@ class TokenBuckets:
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
 
-    async def _call_batch(
-        self, batch: dict[str, tuple[Limit, _Lease]], done: asyncio.Future[None]
-    ) -> None:
+    async def _call_batch(self, batch: dict[str, _Wanted], done: asyncio.Future[None]) -> None:
         try:
-            await self._call([(key, limit, lease) for key, (limit, lease) in batch.items()])
+            await self._call(batch)
         finally:
-            for _, lease in batch.values():
-                lease.refilling = None
+            for wanted in batch.values():
+                wanted.lease.refilling = None
             done.set_result(None)
 
-    def _fail_open(self, mine: list[tuple[str, Limit, _Lease]], now: float) -> None:
+    def _fail_open(self, batch: dict[str, _Wanted], now: float) -> None:
         # A second's worth of each bucket's rate from memory; Redis is asked again after it.
-        for _, limit, lease in mine:
-            lease.tokens = max(limit.lease, math.ceil(limit.rate * FAIL_OPEN_SECONDS))
-            lease.expires = now + FAIL_OPEN_SECONDS
+        for wanted in batch.values():
+            limit = wanted.limit
+            wanted.lease.tokens = max(wanted.want, math.ceil(limit.rate * FAIL_OPEN_SECONDS))
+            wanted.lease.expires = now + FAIL_OPEN_SECONDS
 
-    async def _call(self, mine: list[tuple[str, Limit, _Lease]]) -> None:
+    async def _call(self, batch: dict[str, _Wanted]) -> None:
         now = self._clock()
         if now < self._unreachable_until:
-            self._fail_open(mine, now)
+            self._fail_open(batch, now)
             return
         args: list[float | int] = []
-        for _, limit, _ in mine:
-            args += (limit.rate, limit.burst, limit.lease)
+        for wanted in batch.values():
+            args += (wanted.limit.rate, wanted.limit.burst, wanted.want)
         try:
             async with asyncio.timeout(CALL_TIMEOUT):
-                reply = await self._script(keys=[key for key, _, _ in mine], args=args)
+                reply = await self._script(keys=list(batch), args=args)
         except Exception as exc:
             if not _call_failed(exc):
                 raise
@@ -247,11 +269,12 @@ class TokenBuckets:
                 self._on_error(exc)
             now = self._clock()
             self._unreachable_until = now + FAIL_OPEN_SECONDS
-            self._fail_open(mine, now)
+            self._fail_open(batch, now)
             return
         now = self._clock()
-        for i, (_, limit, lease) in enumerate(mine):
+        for i, wanted in enumerate(batch.values()):
             granted, wait_ms = int(reply[2 * i]), int(reply[2 * i + 1])
+            lease, limit = wanted.lease, wanted.limit
             if granted > 0:
                 lease.tokens, lease.expires = granted, now + LEASE_TTL
             else:

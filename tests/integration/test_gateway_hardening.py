@@ -236,6 +236,16 @@ async def test_a_linked_account_over_its_limit_gets_429_and_another_does_not(
     assert (await acme.call("GET", "/v1/linked-accounts")).status == 200  # no account named
 
 
+async def test_concurrent_requests_within_a_burst_all_pass(acme: Api) -> None:
+    # The default account bucket holds 200: 150 at once must not be refused because each
+    # gateway lease is smaller (10); refills ask for as many tokens as requests wait.
+    assert (
+        await acme.call("POST", "/v1/linked-accounts", {"linked_account_id": "a"})
+    ).status == 201
+    replies = await asyncio.gather(*(acme.call("GET", "/v1/linked-accounts/a") for _ in range(150)))
+    assert {r.status for r in replies} == {200}
+
+
 async def test_per_client_override(make_client: MakeClient, acme: Api, globex: Api) -> None:
     client = await make_client(
         rate_limit_burst=2, rate_limit_overrides={str(acme.tenant.client_id): 1}
