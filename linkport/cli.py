@@ -19,6 +19,9 @@ from shared.infra.logs import configure_logging
 from shared.infra.migrate import migrate as apply_migrations
 from shared.tenancy import ENVIRONMENTS
 
+# Seconds a stopping gateway lets requests in flight finish (Kubernetes' default grace is 30).
+SHUTDOWN_TIMEOUT = 20.0
+
 
 def _settings(**overrides: Any) -> Settings:
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -64,24 +67,24 @@ def migrate() -> None:
 @click.option("--port", type=int, default=None, help="port to listen on [LINKPORT_PORT]")
 @click.option("--reuse-port", is_flag=True, help="share the port with other gateway processes")
 def serve(host: str | None, port: int | None, reuse_port: bool) -> None:
-    """Run the gateway (HTTP API and hosted pages)."""
-    from aiohttp import web
-
+    """Run the gateway (HTTP API and hosted pages); SIGTERM finishes requests in flight."""
     from services.gateway.app import create_app
+    from services.gateway.app import serve as serve_app
 
     settings = _settings(host=host, port=port)
     _require_keyring(settings)
     _start_tracing(settings, "gateway")
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        print=lambda _: click.echo(
-            f"linkport gateway listening on http://{settings.host}:{settings.port}"
-        ),
-        reuse_port=reuse_port or None,
-        shutdown_timeout=10,
+    asyncio.run(
+        serve_app(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            reuse_port=reuse_port,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            on_listening=lambda: click.echo(
+                f"linkport gateway listening on http://{settings.host}:{settings.port}"
+            ),
+        )
     )
     tracing.shutdown()  # the spans still buffered go out
 

@@ -196,3 +196,27 @@ class Settings(BaseSettings):
     # OTEL_EXPORTER_OTLP_ENDPOINT (the standard OTEL_* variables apply); "none": no tracing.
     tracing: Literal["none", "otlp"] = "none"
     tracing_service_name: str = "linkport"
+
+    # Hardening: deadlines, slow bodies, rate limits (issue 9; see docs/reliability.md).
+    # Every request is answered within this many seconds once its body has arrived: past it
+    # a dependency is taken to hang and the answer is a 503 service_unavailable. Hosted Link
+    # pages, which may call a provider, get ``outbound_timeout`` on top.
+    request_deadline: float = Field(default=10.0, gt=0)
+    # A request body must have arrived in full this many seconds after its headers, else 408
+    # and the connection is closed.
+    body_read_timeout: float = Field(default=30.0, gt=0)
+    # Token buckets shared by all replicas through Redis: requests a second per client
+    # (tenant environment) and per linked account named by a request; 0 turns one off. A
+    # bucket holds ``rate * rate_limit_burst`` tokens (the burst, in seconds of traffic).
+    rate_limit_client: float = Field(default=10_000.0, ge=0)
+    rate_limit_account: float = Field(default=100.0, ge=0)
+    rate_limit_burst: float = Field(default=2.0, gt=0)
+    # Per-client rates: JSON {"<client uuid>": requests a second} (until clients carry their own).
+    rate_limit_overrides: dict[str, float] = Field(default_factory=dict)
+    # Failed authentications (401) from one source address: this many within the window
+    # (seconds) and the address gets 429 for ``auth_failure_block`` seconds.
+    auth_failure_limit: int = Field(default=20, ge=0)
+    auth_failure_window: float = Field(default=60.0, gt=0)
+    auth_failure_block: float = Field(default=300.0, gt=0)
+    # Proxies in front of the gateway that append to X-Forwarded-For (0: use the peer address).
+    trusted_proxy_hops: int = Field(default=0, ge=0)

@@ -25,6 +25,10 @@ class ErrorCode(StrEnum):
     TIMEOUT = "request_timeout"
     NOT_READY = "not_ready"
     NOT_IMPLEMENTED = "not_implemented"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    RATE_LIMITED = "rate_limited"
+    BODY_TIMEOUT = "request_body_timeout"
+    BAD_REQUEST = "bad_request"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -44,6 +48,10 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.TIMEOUT: 503,
     ErrorCode.NOT_READY: 503,
     ErrorCode.NOT_IMPLEMENTED: 501,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.BODY_TIMEOUT: 408,
+    ErrorCode.BAD_REQUEST: 400,
 }
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from collections.abc import Callable
 from importlib.metadata import version
+from typing import Any
 
 import orjson
 from aiohttp import web
 
-from services.gateway.endpoints import Endpoint, aiohttp_handler
+from services.gateway.endpoints import Access, Call, Endpoint, HandlerResult, aiohttp_handler
 from services.gateway.faces import cobalt_js, gocobalt, vital
+from services.gateway.middlewares import GUARD, Guard
 from services.gateway.openapi import build_openapi
 from services.gateway.pages import assets, link, sandbox
 from services.gateway.views import (
@@ -58,11 +63,61 @@ def all_endpoints() -> list[Endpoint]:
     return [endpoint for router in ROUTERS for endpoint in router.endpoints]
 
 
+AccountOf = Callable[[Call, dict[str, Any]], str | None]
+_ACCOUNT_FIELDS = ("linked_account_id", "user_id")  # user_id: the seeds' name for it
+
+
+def _account_of(endpoint: Endpoint) -> AccountOf:
+    """How to find the linked account a call to ``endpoint`` is about, if any: the session's
+    own, the path's ``{linked_account_id}``, or the body's or query's field naming one."""
+    in_path = any("{linked_account_id}" in p for p in (endpoint.path, *endpoint.aliases))
+    body_field = next(
+        (f for f in _ACCOUNT_FIELDS if endpoint.body and f in endpoint.body.model_fields), None
+    )
+    query_field = next(
+        (f for f in _ACCOUNT_FIELDS if endpoint.query and f in endpoint.query.model_fields), None
+    )
+
+    def account_of(call: Call, kwargs: dict[str, Any]) -> str | None:
+        session = call.session
+        if session is not None:
+            return session.linked_account_id
+        if in_path:
+            return call.path("linked_account_id")
+        value = None
+        if body_field is not None:
+            value = getattr(kwargs["body"], body_field, None)
+        elif query_field is not None:
+            value = getattr(kwargs["query"], query_field, None)
+        return value if isinstance(value, str) else None
+
+    return account_of
+
+
+def _rate_limited(endpoint: Endpoint, guard: Guard) -> Endpoint:
+    """``endpoint`` with its client's and linked account's rate limits taken before the view
+    runs (after authentication, which names the client, and parsing, which names the account)."""
+    if endpoint.access is Access.PUBLIC:
+        return endpoint
+    view = endpoint.handler
+    account_of = _account_of(endpoint)
+
+    @functools.wraps(view)
+    async def limited(call: Call, **kwargs: Any) -> HandlerResult:
+        limits = guard.limits
+        if limits is not None:
+            await limits.check(call.tenant, account_of(call, kwargs))
+        return await view(call, **kwargs)
+
+    return dataclasses.replace(endpoint, handler=limited)
+
+
 def setup_routes(app: web.Application) -> None:
     """Register every endpoint (and its aliases) and the OpenAPI document."""
+    guard = app[GUARD]
     endpoints = all_endpoints()
     for endpoint in endpoints:
-        handler = aiohttp_handler(endpoint)
+        handler = aiohttp_handler(_rate_limited(endpoint, guard))
         for path in (endpoint.path, *endpoint.aliases):
             app.router.add_route(endpoint.method, path, handler)
     spec = orjson.dumps(build_openapi(endpoints, title="Linkport API", version=version("linkport")))
@@ -73,3 +128,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/openapi.json", openapi_json)
     for page_routes in PAGES:
         app.router.add_routes(page_routes)
+    # The hosted Link pages may wait on a provider (OAuth code exchange): a longer deadline.
+    guard.slow_handlers = frozenset(
+        route.handler for route in link.routes if isinstance(route, web.RouteDef)
+    )

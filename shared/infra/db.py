@@ -18,6 +18,10 @@ Connection = asyncpg.Connection
 AnyConnection = asyncpg.Connection | PoolConnectionProxy
 
 
+# Seconds to open a new connection.
+CONNECT_TIMEOUT = 5.0
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -81,6 +85,9 @@ async def create_pool(settings: Settings) -> Pool:
         reset=_keep_session,
         command_timeout=settings.request_timeout,
         **connect_options(settings),
+        # Connecting is bounded (asyncpg waits 60 s by default): a server that accepts but
+        # never answers, e.g. a stopped one, must not hold a request that long.
+        timeout=CONNECT_TIMEOUT,
     )
     assert pool is not None
     return pool

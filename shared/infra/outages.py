@@ -4,9 +4,9 @@ the executor hands its claim back on them, the gateway answers them with a 503."
 from __future__ import annotations
 
 from asyncpg.exceptions import (
-    AdminShutdownError,
-    CannotConnectNowError,
-    CrashShutdownError,
+    ConnectionDoesNotExistError,
+    InsufficientResourcesError,
+    OperatorInterventionError,
     PostgresConnectionError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -23,12 +23,14 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (
     ReadOnlyError,
     WatchError,
 )
-# What an unreachable or restarting Postgres raises once connected...
+# What an unreachable, restarting or overloaded Postgres raises once connected: 08xxx
+# connection errors, 57xxx operator intervention (shutdown, cannot connect now), 53xxx
+# insufficient resources (too many connections), a connection that died under a query...
 POSTGRES_ERRORS: tuple[type[BaseException], ...] = (
     PostgresConnectionError,
-    CannotConnectNowError,
-    AdminShutdownError,
-    CrashShutdownError,
+    OperatorInterventionError,
+    InsufficientResourcesError,
+    ConnectionDoesNotExistError,
 )
 # ...and while connecting (refused, reset, unreachable), or past a deadline of ours.
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from shared.infra.tokens import TokenKind
 
 PREFIX = "lp:"
@@ -49,3 +51,18 @@ def token_claim(kind: TokenKind, token_hex_digest: str) -> str:
     """``lp:claim:{ns}:{sha256}``: held while one exchange of a single-use token is under way
     (the token itself is deleted only when the exchange has committed)."""
     return f"{PREFIX}claim:{_TOKEN_NAMESPACE[kind]}:{token_hex_digest}"
+
+
+def rate_limit_client(client_id: UUID, environment: str) -> str:
+    """``lp:rl:c:{client}:{environment}``: one tenant's request bucket."""
+    return f"{PREFIX}rl:c:{client_id}:{environment}"
+
+
+def rate_limit_account(client_id: UUID, environment: str, linked_account_id: str) -> str:
+    """``lp:rl:a:{client}:{environment}:{linked account}``: one linked account's request bucket."""
+    return f"{PREFIX}rl:a:{client_id}:{environment}:{linked_account_id}"
+
+
+def auth_failures(source: str) -> str:
+    """``lp:rl:auth:{address}``: failed authentications from one source address."""
+    return f"{PREFIX}rl:auth:{source}"

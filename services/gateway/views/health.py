@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from typing import Literal
 
 from services.gateway.endpoints import Access, Call, Reply, Router
+from services.gateway.middlewares import GUARD
 from shared.schemas import ResponseModel
 
 router = Router("operations")
 
 CheckResult = Literal["ok", "unreachable"]
+# Seconds /readyz waits for each dependency's probe.
+READY_TIMEOUT = 2.0
 
 
 class Health(ResponseModel):
@@ -39,15 +41,6 @@ async def healthz(call: Call) -> Health:
     return Health()
 
 
-async def _check(probe: Awaitable[object]) -> CheckResult:
-    try:
-        async with asyncio.timeout(2):
-            await probe
-    except Exception:
-        return "unreachable"
-    return "ok"
-
-
 @router.route(
     "GET",
     "/readyz",
@@ -56,10 +49,14 @@ async def _check(probe: Awaitable[object]) -> CheckResult:
     response=Readiness,
 )
 async def readyz(call: Call) -> Reply:
-    res = call.resources
-    postgres, redis = await asyncio.gather(
-        _check(res.pool.fetchval("SELECT 1")), _check(res.redis.ping())
+    # At most one probe per dependency at a time, waited for at most 2 s: a dependency that
+    # hangs (a stopped PostgreSQL) answers "unreachable" in 2 s, and probes do not pile up.
+    outages = call.request.app[GUARD].outages
+    postgres_ok, redis_ok = await asyncio.gather(
+        outages.check("postgres", READY_TIMEOUT), outages.check("redis", READY_TIMEOUT)
     )
-    ready = postgres == "ok" and redis == "ok"
+    postgres: CheckResult = "ok" if postgres_ok else "unreachable"
+    redis: CheckResult = "ok" if redis_ok else "unreachable"
+    ready = postgres_ok and redis_ok
     status = "ready" if ready else "not_ready"
     return Reply(Readiness(status=status, postgres=postgres, redis=redis), 200 if ready else 503)
