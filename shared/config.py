@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     outbound_allowed_networks: Networks = ()
     outbound_max_response_bytes: PositiveInt = 1024 * 1024
 
+    # A folder of catalog overrides: each ``<slug>.toml`` replaces the shipped app of that
+    # slug (or adds an app), e.g. to point one at a regional or sandbox host. "": none.
+    catalog_overrides: str = ""
+
     # The arq queue (several installs, or test runs, can share one Redis with different names).
     queue_name: str = Field(default="linkport:queue", min_length=1, max_length=100)
 

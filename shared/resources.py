@@ -138,7 +138,13 @@ async def open_resources(settings: Settings) -> Resources:
         raise
     caches = Caches.create(ttl=settings.auth_cache_ttl, max_entries=settings.cache_max_entries)
     return Resources(
-        settings, pool, redis, caches, keyring, outbound_client(settings), load_catalog()
+        settings,
+        pool,
+        redis,
+        caches,
+        keyring,
+        outbound_client(settings),
+        load_catalog(settings.catalog_overrides),
     )
 
 

@@ -153,6 +153,7 @@ async def _refresh(
             client_id=client.client_id,
             client_secret=client.client_secret,
             form={"grant_type": "refresh_token", "refresh_token": creds["refresh_token"]},
+            auth=app.oauth.token_auth,
         )
     except OAuthError as exc:
         # reauth: the grant is gone; error: the endpoint failed or could not be reached

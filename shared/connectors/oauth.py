@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import aiohttp
@@ -15,6 +15,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.infra.outbound import BlockedDestination, OutboundClient, ResponseTooLarge
+
+TokenAuth = Literal["client_secret_basic", "client_secret_post"]
 
 
 class OAuthError(Exception):
@@ -102,17 +104,20 @@ async def request_token(
     client_id: str,
     client_secret: str,
     form: dict[str, str],
+    auth: TokenAuth = "client_secret_basic",
 ) -> TokenSet:
-    """POST to a token endpoint (client authentication by HTTP Basic); the tokens, or OAuthError.
+    """POST to a token endpoint; the tokens, or OAuthError. The client authenticates by HTTP
+    Basic, or with ``auth="client_secret_post"`` by its id and secret in the form.
 
     ``from_catalog``: the URL is the catalog's alone (no part an end user typed), so it may
     name Linkport's own origin (the sandbox provider)."""
-    # RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined for HTTP Basic.
-    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
-    headers = {
-        "Authorization": "Basic " + base64.b64encode(pair).decode(),
-        "Accept": "application/json",
-    }
+    headers = {"Accept": "application/json"}
+    if auth == "client_secret_post":
+        form = {**form, "client_id": client_id, "client_secret": client_secret}
+    else:
+        # RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined for HTTP Basic.
+        pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     try:
         reply = await http.request(
             "POST", token_url, data=form, headers=headers, from_catalog=from_catalog
@@ -147,6 +152,7 @@ async def exchange_code(
     code: str,
     redirect_uri: str,
     code_verifier: str | None,
+    auth: TokenAuth = "client_secret_basic",
 ) -> TokenSet:
     """Trade an authorization code for tokens."""
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
@@ -159,4 +165,5 @@ async def exchange_code(
         client_id=client_id,
         client_secret=client_secret,
         form=form,
+        auth=auth,
     )

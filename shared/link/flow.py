@@ -327,6 +327,7 @@ async def complete_oauth(
             code=code,
             redirect_uri=record.redirect_uri,
             code_verifier=record.code_verifier,
+            auth=app.oauth.token_auth,
         )
     except OAuthError as exc:
         return await fail(

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.tenancy import Environment
 
 AuthKind = Literal["oauth2", "api_key", "basic", "none"]
+TokenAuth = Literal["client_secret_basic", "client_secret_post"]
 _PLACEHOLDER = re.compile(r"{(\w+)}")
 
 
@@ -33,6 +36,9 @@ class OAuthSpec(BaseModel):
     scopes: list[str] = Field(default_factory=list)
     pkce: bool = True
     refresh: bool = True
+    # How Linkport authenticates at the token endpoint (RFC 6749 §2.3.1): HTTP Basic, or
+    # client_id and client_secret in the form body.
+    token_auth: TokenAuth = "client_secret_basic"
     # Credentials Linkport itself holds for this app ("sandbox": the built-in provider's).
     builtin_client: Literal["sandbox"] | None = None
 
@@ -105,16 +111,35 @@ class Catalog:
         return slug in self._apps
 
 
+class CatalogError(ValueError):
+    """A catalog file that cannot be read or is not a valid app."""
+
+
+def _read_apps(entries: Iterable[Traversable]) -> dict[str, App]:
+    apps = {}
+    for entry in entries:
+        if not (entry.name.endswith(".toml") and entry.is_file()):
+            continue
+        slug = entry.name.removesuffix(".toml")
+        try:
+            apps[slug] = App(slug=slug, **tomllib.loads(entry.read_text()))
+        except (tomllib.TOMLDecodeError, ValidationError, TypeError, OSError) as exc:
+            raise CatalogError(f"catalog file {entry.name}: {exc}") from exc
+    return apps
+
+
 @cache
-def load_catalog() -> Catalog:
-    """The catalog shipped with this package (read once per process)."""
-    folder = resources.files("shared.connectors.catalog") / "apps"
-    apps = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".toml"):
-            data = tomllib.loads(entry.read_text())
-            apps.append(App(slug=entry.name.removesuffix(".toml"), **data))
-    return Catalog(apps)
+def load_catalog(overrides: str = "") -> Catalog:
+    """The catalog shipped with this package, each ``<slug>.toml`` of the ``overrides`` folder
+    (the operator's ``LINKPORT_CATALOG_OVERRIDES``) replacing the app of that slug or adding
+    one. Read once per process; an unreadable or invalid file raises CatalogError."""
+    apps = _read_apps(resources.files("shared.connectors.catalog").joinpath("apps").iterdir())
+    if overrides:
+        folder = Path(overrides)
+        if not folder.is_dir():
+            raise CatalogError(f"catalog overrides folder {overrides} does not exist")
+        apps |= _read_apps(sorted(folder.iterdir()))
+    return Catalog(list(apps.values()))
 
 
 def logo_svg(slug: str) -> bytes | None:
