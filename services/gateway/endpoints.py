@@ -19,7 +19,7 @@ from services.gateway import auth
 from services.gateway.appkeys import RESOURCES
 from shared.errors import ApiError, ErrorCode, invalid, not_found
 from shared.resources import Resources
-from shared.schemas import ResponseModel
+from shared.schemas import RequestModel, ResponseModel
 from shared.tenancy import Principal, ServerPrincipal, SessionPrincipal, Tenant
 
 
@@ -101,8 +101,12 @@ class Call:
         return requested
 
     def path(self, name: str) -> str:
-        """A path parameter, already URL-decoded."""
-        return self.request.match_info[name]
+        """A path parameter, already URL-decoded (a 422 when it holds a NUL, which no stored
+        text can)."""
+        value = self.request.match_info[name]
+        if "\x00" in value:
+            raise invalid(name, f"{name}: must not contain the NUL character (\\u0000)")
+        return value
 
     def path_id(self, name: str, kind: str) -> uuid.UUID:
         """A path parameter that is an object's id; a malformed one is that object's 404."""
@@ -121,8 +125,8 @@ class Endpoint:
     handler: Handler
     summary: str
     access: Access
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
+    body: type[RequestModel] | None
+    query: type[RequestModel] | None
     response: type[BaseModel] | None
     status: int
     tag: str
@@ -149,8 +153,8 @@ class Router:
         *,
         summary: str,
         access: Access = Access.SERVER,
-        body: type[BaseModel] | None = None,
-        query: type[BaseModel] | None = None,
+        body: type[RequestModel] | None = None,
+        query: type[RequestModel] | None = None,
         response: type[BaseModel] | None = None,
         status: int = 200,
         aliases: tuple[str, ...] = (),
@@ -221,7 +225,9 @@ def _media_type(request: web.Request) -> str:
     return request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
 
 
-async def _parse_body(request: web.Request, model: type[BaseModel], max_bytes: int) -> BaseModel:
+async def _parse_body(
+    request: web.Request, model: type[RequestModel], max_bytes: int
+) -> RequestModel:
     length = request.content_length
     if length is not None and length > max_bytes:
         # Refused from the header alone: the body is never read.
@@ -242,7 +248,7 @@ async def _parse_body(request: web.Request, model: type[BaseModel], max_bytes: i
         raise validation_error(exc) from None
 
 
-def _parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+def _parse_query(request: web.Request, model: type[RequestModel]) -> RequestModel:
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
@@ -251,12 +257,14 @@ def _parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
 
 def validation_error(exc: ValidationError) -> ApiError:
     """A pydantic failure as a 422 naming the first bad field (400 for malformed JSON)."""
-    errors = exc.errors(include_input=False, include_url=False)
+    errors = exc.errors(include_url=False)  # inputs only to tell a null; never echoed
     first = errors[0]
     if first["type"] == "json_invalid":
         return ApiError(ErrorCode.INVALID_JSON, f"request body is not valid JSON: {first['msg']}")
     if not first["loc"]:
-        return invalid("body", "request body must be a JSON object")
+        if first["type"] in _NOT_AN_OBJECT:
+            return invalid("body", "request body must be a JSON object")
+        return invalid("body", f"body: {_message(first)}")  # a rule across fields
     details = [
         {"field": _field_name(e["loc"]), "message": _message(e), "type": e["type"]} for e in errors
     ]
@@ -270,9 +278,16 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+_NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unexpected field"
     if error["type"] == "missing":
         return "field required"
-    return str(error["msg"])
+    if error.get("input", ...) is None and error["type"].endswith("_type"):
+        return "must not be null (leave the field out instead)"
+    message = str(error["msg"])
+    # pydantic's prefix for a ValueError raised by a rule of ours
+    return message.removeprefix("Value error, ")

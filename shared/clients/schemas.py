@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field
+from pydantic import MISSING, Field
 
 from shared.clients.models import ApiKey, ClientSettings
 from shared.schemas import Color, HttpUrl, Name, RequestModel, ResponseModel
@@ -36,12 +36,13 @@ class ClientSettingsRead(ResponseModel):
 
 
 class ClientSettingsUpdate(RequestModel):
-    """Change some settings; ``allowed_redirect_urls`` replaces the whole list."""
+    """Change some settings; ``allowed_redirect_urls`` replaces the whole list. ``name`` and
+    ``allowed_redirect_urls`` may be left out but not cleared (null): ``[]`` clears the list."""
 
-    name: Name | None = None
+    name: Name | MISSING = MISSING
     color: Color | None = None
     callback_url: HttpUrl | None = None
-    allowed_redirect_urls: Annotated[list[HttpUrl], Field(max_length=100)] | None = None
+    allowed_redirect_urls: Annotated[list[HttpUrl], Field(max_length=100)] | MISSING = MISSING
 
 
 class ApiKeyCreate(RequestModel):
