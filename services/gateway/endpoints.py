@@ -7,7 +7,7 @@ so the published schema cannot drift from what the handlers accept.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -33,7 +33,8 @@ class Access(Enum):
 
 @dataclass(frozen=True)
 class Reply:
-    """A response model with a status other than 200."""
+    """A response model with a status of the endpoint's own choosing: its declared ``status``
+    or one of its ``also`` statuses (``/openapi.json`` lists exactly those)."""
 
     model: ResponseModel
     status: int
@@ -132,11 +133,19 @@ class Endpoint:
     tag: str
     aliases: tuple[str, ...]
     vital_header: bool
+    # Other statuses the handler may answer with (a Reply) with the same response model, each
+    # with when it does: (status, description).
+    also: tuple[tuple[int, str], ...] = ()
 
     @property
     def operation_id(self) -> str:
         """The handler's name, as the OpenAPI operation id."""
         return self.handler.__name__
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        """Every status a successful call answers with."""
+        return (self.status, *(status for status, _ in self.also))
 
 
 @dataclass
@@ -157,10 +166,13 @@ class Router:
         query: type[RequestModel] | None = None,
         response: type[BaseModel] | None = None,
         status: int = 200,
+        also: Mapping[int, str] | None = None,
         aliases: tuple[str, ...] = (),
         vital_header: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Declare the decorated handler as ``method path``."""
+        """Declare the decorated handler as ``method path``. ``status`` is what it answers
+        with; ``also``, any other status its Reply may carry, with when (documented in
+        ``/openapi.json`` beside ``status``)."""
 
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
@@ -177,6 +189,7 @@ class Router:
                     self.tag,
                     aliases,
                     vital_header,
+                    tuple(sorted((also or {}).items())),
                 )
             )
             return handler
@@ -228,22 +241,27 @@ def _media_type(request: web.Request) -> str:
 async def _parse_body(
     request: web.Request, model: type[RequestModel], max_bytes: int
 ) -> RequestModel:
+    """The body as ``model``: a JSON object is required (``{}`` when every field is optional),
+    so that a request that lost its body is never taken for one that changes nothing."""
     length = request.content_length
     if length is not None and length > max_bytes:
         # Refused from the header alone: the body is never read.
         raise ApiError(
             ErrorCode.PAYLOAD_TOO_LARGE, f"request body is larger than {max_bytes} bytes"
         )
-    if request.body_exists:
-        media_type = _media_type(request)
-        if media_type != "application/json" and not media_type.endswith("+json"):
-            raise ApiError(
-                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-                f"request body must be application/json, not {media_type or 'unspecified'}",
-            )
+    if not request.body_exists:
+        raise invalid("body", "body: required (a JSON object)")
+    media_type = _media_type(request)
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ApiError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            f"request body must be application/json, not {media_type or 'unspecified'}",
+        )
     raw = await request.read()
+    if not raw:
+        raise invalid("body", "body: required (a JSON object)")
     try:
-        return model.model_validate_json(raw or b"{}")
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise validation_error(exc) from None
 

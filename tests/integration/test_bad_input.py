@@ -1,6 +1,7 @@
 """Input PostgreSQL or orjson cannot take is a 422 naming the field, and nothing is written
 (issue 9, defect 4: most of these answered 500): a NUL in any string or key, integers beyond
-int64, JSON nested too deep, null for a field that cannot be cleared."""
+int64, JSON nested too deep, null for a field that cannot be cleared; and a body that is
+missing or not JSON (defect 11)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from services.gateway.routes import all_endpoints
 from shared.infra import db
 from shared.schemas import MAX_JSON_DEPTH
 from tests.helpers import Api
@@ -188,3 +190,26 @@ async def test_what_is_within_the_limits_is_stored(arranged: Api) -> None:
         "POST", "/v1/event-definitions", {"name": "deep", "sample": _deep(MAX_JSON_DEPTH - 2)}
     )
     assert sample.status == 201, sample.body
+
+
+BODY_ENDPOINTS = [e for e in all_endpoints() if e.body is not None]
+
+
+@pytest.mark.parametrize("endpoint", BODY_ENDPOINTS, ids=lambda e: e.operation_id)
+async def test_a_missing_body_is_a_422_and_not_json_a_415(
+    arranged: Api, pool: db.Pool, endpoint: Any
+) -> None:
+    path = endpoint.path.format(
+        linked_account_id="acct",
+        slug="sandbox",
+        config_id="00000000-0000-0000-0000-000000000000",
+        workflow_id="00000000-0000-0000-0000-000000000000",
+        connection_id="00000000-0000-0000-0000-000000000000",
+    )
+    before = await _snapshot(pool)
+    missing = await arranged.call(endpoint.method, path)
+    assert missing.status == 422, missing.body
+    assert missing.body["error"]["field"] == "body"
+    not_json = await arranged.call(endpoint.method, path, data=b"name=x")
+    assert not_json.status == 415, not_json.body
+    assert await _snapshot(pool) == before

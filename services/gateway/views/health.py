@@ -54,6 +54,7 @@ async def _check(probe: Awaitable[object]) -> CheckResult:
     summary="Readiness: Postgres and Redis answer (503 otherwise)",
     access=Access.PUBLIC,
     response=Readiness,
+    also={503: "a dependency does not answer: take this replica out of rotation"},
 )
 async def readyz(call: Call) -> Reply:
     res = call.resources
