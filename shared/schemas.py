@@ -86,23 +86,47 @@ _BRACKETS = bytes.maketrans(b"[]", b"{}")
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'{}[]"')
 
 
+_RUN = b"0" * 19  # 19 digits in a row, in the _DIGITS image of a body
+
+
+def _may_hold_a_big_integer(raw: bytes) -> bool:
+    """Whether a run of 19 or more digits in ``raw`` reads as a number beyond int64 (a run in
+    a string, or in a float, may say yes: then look). Snowflake ids (19 digits) stay below."""
+    digits = raw.translate(_DIGITS)
+    start = digits.find(_RUN)
+    while start >= 0:
+        end = start + len(_RUN)
+        while digits[end : end + 1] == b"0":
+            end += 1
+        negative = raw[start - 1 : start] == b"-"
+        if int(raw[start:end]) > (-INT64_MIN if negative else INT64_MAX):
+            return True
+        start = digits.find(_RUN, end)
+    return False
+
+
 def may_be_unstorable(raw: bytes) -> bool:
     """Whether a JSON body might break the storable rule, from a few scans of its bytes at C
     speed. False means it cannot (the walk of ``unstorable`` is skipped); True means look
     (most often a false alarm: a 19-digit id, a bracket inside a string).
 
-    A NUL can only be written ``\\u0000`` in JSON, and an integer beyond int64 has 19 digits
-    or more. Depth is read from the brackets: with escaped backslashes and quotes removed,
-    every quote delimits a string; strings without brackets pair up as ``""`` once the rest
-    is deleted (a quote left over means a bracket in a string: look). What remains is the
-    structure, and each round of deleting every ``{}`` peels one level off it: nothing left
-    within MAX_JSON_DEPTH rounds means shallow enough.
+    An integer beyond int64 has 19 digits or more, and a NUL can only be written ``\\u0000``.
+    Depth is read from the brackets: with escaped backslashes and quotes removed, every quote
+    delimits a string; strings without brackets pair up as ``""`` once the rest is deleted
+    (a quote left over means a bracket in a string: look). What remains is the structure,
+    and each round of deleting every ``{}`` peels one level off it: nothing left within
+    MAX_JSON_DEPTH rounds means shallow enough.
     """
-    if b"\\u0000" in raw or b"0" * 19 in raw.translate(_DIGITS):
+    if _may_hold_a_big_integer(raw):
         return True
-    if b"\\" in raw:
+    if b"\\" in raw:  # only an escape can hide a NUL, or a quote that ends no string
+        if b"\\u0000" in raw:
+            return True
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    structure = raw.translate(_BRACKETS, _NOT_STRUCTURE).replace(b'""', b"")
+    structure = raw.translate(_BRACKETS, _NOT_STRUCTURE)
+    if structure.count(b"{") <= MAX_JSON_DEPTH:  # too few brackets to be too deep
+        return False
+    structure = structure.replace(b'""', b"")
     if b'"' in structure:
         return True
     for _ in range(MAX_JSON_DEPTH):

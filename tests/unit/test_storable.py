@@ -92,7 +92,9 @@ def test_invalid_json_is_left_to_pydantic() -> None:
         # a deep body whose strings hold brackets that would pair with the real ones
         b'{"x":"}","y":' * 70 + b"1" + b',"z":"{"}' * 70,
         b'{"a": "\\\\u0000"}',
-        b'{"id": 1234567890123456789}',
+        b'{"n": 9223372036854775808}',
+        b'{"n": [-9223372036854775809]}',
+        b'{"n": 100000000000000000000}',
     ],
 )
 def test_the_scan_looks_when_in_doubt(raw: bytes) -> None:
@@ -104,6 +106,9 @@ def test_the_scan_clears_ordinary_bodies() -> None:
     assert not may_be_unstorable(orjson.dumps({"events": [event] * 1000}))
     assert not may_be_unstorable(json.dumps({"s": 'Zoë "quoted" \\ \n'}).encode())
     assert not may_be_unstorable(orjson.dumps(nested(MAX_JSON_DEPTH)))
+    snowflakes = {"id": 1234567890123456789, "min": INT64_MIN, "max": INT64_MAX}
+    assert not may_be_unstorable(orjson.dumps(snowflakes))
+    assert not may_be_unstorable(b'{"f": 1.00000000000000000000, "s": "000000000000000000000"}')
     assert may_be_unstorable(orjson.dumps(nested(MAX_JSON_DEPTH + 1)))
 
 
