@@ -84,8 +84,6 @@ _INT_RANGE = f"integers must be between {INT64_MIN} and {INT64_MAX}"
 _DIGITS = bytes(ord("0") if b in b"0123456789" else ord(" ") for b in range(256))
 _BRACKETS = bytes.maketrans(b"[]", b"{}")
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'{}[]"')
-
-
 _RUN = b"0" * 19  # 19 digits in a row, in the _DIGITS image of a body
 
 
@@ -95,11 +93,10 @@ def _may_hold_a_big_integer(raw: bytes) -> bool:
     digits = raw.translate(_DIGITS)
     start = digits.find(_RUN)
     while start >= 0:
-        end = start + len(_RUN)
-        while digits[end : end + 1] == b"0":
-            end += 1
+        end = digits.find(b" ", start)  # the run's end: the next byte that is not a digit
+        end = len(digits) if end < 0 else end
         negative = raw[start - 1 : start] == b"-"
-        if int(raw[start:end]) > (-INT64_MIN if negative else INT64_MAX):
+        if end - start > len(_RUN) or int(raw[start:end]) > (-INT64_MIN if negative else INT64_MAX):
             return True
         start = digits.find(_RUN, end)
     return False
@@ -108,7 +105,7 @@ def _may_hold_a_big_integer(raw: bytes) -> bool:
 def may_be_unstorable(raw: bytes) -> bool:
     """Whether a JSON body might break the storable rule, from a few scans of its bytes at C
     speed. False means it cannot (the walk of ``unstorable`` is skipped); True means look
-    (most often a false alarm: a 19-digit id, a bracket inside a string).
+    (most often a false alarm: a bracket inside a string, a long run of digits in one).
 
     An integer beyond int64 has 19 digits or more, and a NUL can only be written ``\\u0000``.
     Depth is read from the brackets: with escaped backslashes and quotes removed, every quote
