@@ -122,9 +122,15 @@ _ints = st.one_of(
     st.integers(INT64_MAX - 3, INT64_MAX + 3),
     st.integers(-(2**70), 2**70),
 )
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(inner, max_size=3), st.dictionaries(_text, inner, max_size=3))
+
+
 _json = st.recursive(
     st.one_of(st.none(), st.booleans(), _ints, st.floats(allow_nan=False), _text),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_text, inner, max_size=3)),
+    _containers,
     max_leaves=40,
 )
 
