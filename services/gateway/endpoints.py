@@ -7,7 +7,7 @@ so the published schema cannot drift from what the handlers accept.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -20,7 +20,7 @@ from services.gateway.appkeys import PRINCIPAL, RESOURCES
 from shared.errors import ApiError, ErrorCode, invalid, not_found
 from shared.infra.logs import REQUEST_ID
 from shared.resources import Resources
-from shared.schemas import ResponseModel
+from shared.schemas import RequestModel, ResponseModel
 from shared.tenancy import Principal, ServerPrincipal, SessionPrincipal, Tenant
 
 
@@ -34,7 +34,8 @@ class Access(Enum):
 
 @dataclass(frozen=True)
 class Reply:
-    """A response model with a status other than 200."""
+    """A response model with a status of the endpoint's own choosing: its declared ``status``
+    or one of its ``also`` statuses (``/openapi.json`` lists exactly those)."""
 
     model: ResponseModel
     status: int
@@ -112,8 +113,12 @@ class Call:
         return requested
 
     def path(self, name: str) -> str:
-        """A path parameter, already URL-decoded."""
-        return self.request.match_info[name]
+        """A path parameter, already URL-decoded (a 422 when it holds a NUL, which no stored
+        text can)."""
+        value = self.request.match_info[name]
+        if "\x00" in value:
+            raise invalid(name, f"{name}: must not contain the NUL character (\\u0000)")
+        return value
 
     def path_id(self, name: str, kind: str) -> uuid.UUID:
         """A path parameter that is an object's id; a malformed one is that object's 404."""
@@ -132,19 +137,27 @@ class Endpoint:
     handler: Handler
     summary: str
     access: Access
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
+    body: type[RequestModel] | None
+    query: type[RequestModel] | None
     response: type[BaseModel] | None
     status: int
     tag: str
     aliases: tuple[str, ...]
     vital_header: bool
     errors: ErrorShape | None = None
+    # Other statuses the handler may answer with (a Reply) with the same response model, each
+    # with when it does: (status, description).
+    also: tuple[tuple[int, str], ...] = ()
 
     @property
     def operation_id(self) -> str:
         """The handler's name, as the OpenAPI operation id."""
         return self.handler.__name__
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        """Every status a successful call answers with."""
+        return (self.status, *(status for status, _ in self.also))
 
 
 @dataclass
@@ -162,14 +175,17 @@ class Router:
         *,
         summary: str,
         access: Access = Access.SERVER,
-        body: type[BaseModel] | None = None,
-        query: type[BaseModel] | None = None,
+        body: type[RequestModel] | None = None,
+        query: type[RequestModel] | None = None,
         response: type[BaseModel] | None = None,
         status: int = 200,
+        also: Mapping[int, str] | None = None,
         aliases: tuple[str, ...] = (),
         vital_header: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Declare the decorated handler as ``method path``."""
+        """Declare the decorated handler as ``method path``. ``status`` is what it answers
+        with; ``also``, any other status its Reply may carry, with when (documented in
+        ``/openapi.json`` beside ``status``)."""
 
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
@@ -187,6 +203,7 @@ class Router:
                     aliases,
                     vital_header,
                     self.errors,
+                    tuple(sorted((also or {}).items())),
                 )
             )
             return handler
@@ -252,28 +269,35 @@ def _media_type(request: web.Request) -> str:
     return request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
 
 
-async def _parse_body(request: web.Request, model: type[BaseModel], max_bytes: int) -> BaseModel:
+async def _parse_body(
+    request: web.Request, model: type[RequestModel], max_bytes: int
+) -> RequestModel:
+    """The body as ``model``: a JSON object is required (``{}`` when every field is optional),
+    so that a request that lost its body is never taken for one that changes nothing."""
     length = request.content_length
     if length is not None and length > max_bytes:
         # Refused from the header alone: the body is never read.
         raise ApiError(
             ErrorCode.PAYLOAD_TOO_LARGE, f"request body is larger than {max_bytes} bytes"
         )
-    if request.body_exists:
-        media_type = _media_type(request)
-        if media_type != "application/json" and not media_type.endswith("+json"):
-            raise ApiError(
-                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-                f"request body must be application/json, not {media_type or 'unspecified'}",
-            )
+    if not request.body_exists:
+        raise invalid("body", "body: required (a JSON object)")
+    media_type = _media_type(request)
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ApiError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            f"request body must be application/json, not {media_type or 'unspecified'}",
+        )
     raw = await request.read()
+    if not raw:
+        raise invalid("body", "body: required (a JSON object)")
     try:
-        return model.model_validate_json(raw or b"{}")
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
 
-def _parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+def _parse_query(request: web.Request, model: type[RequestModel]) -> RequestModel:
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
@@ -282,12 +306,14 @@ def _parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
 
 def validation_error(exc: ValidationError) -> ApiError:
     """A pydantic failure as a 422 naming the first bad field (400 for malformed JSON)."""
-    errors = exc.errors(include_input=False, include_url=False)
+    errors = exc.errors(include_url=False)  # inputs only to tell a null; never echoed
     first = errors[0]
     if first["type"] == "json_invalid":
         return ApiError(ErrorCode.INVALID_JSON, f"request body is not valid JSON: {first['msg']}")
     if not first["loc"]:
-        return invalid("body", "request body must be a JSON object")
+        if first["type"] in _NOT_AN_OBJECT:
+            return invalid("body", "request body must be a JSON object")
+        return invalid("body", f"body: {_message(first)}")  # a rule across fields
     details = [
         {"field": _field_name(e["loc"]), "message": _message(e), "type": e["type"]} for e in errors
     ]
@@ -301,9 +327,16 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+_NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
+
+
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unexpected field"
     if error["type"] == "missing":
         return "field required"
-    return str(error["msg"])
+    if error.get("input", ...) is None and error["type"].endswith("_type"):
+        return "must not be null (leave the field out instead)"
+    message = str(error["msg"])
+    # pydantic's prefix for a ValueError raised by a rule of ours
+    return message.removeprefix("Value error, ")

@@ -12,6 +12,7 @@ from services.gateway.endpoints import Access, Endpoint
 from shared.schemas import ResponseModel
 
 REF_TEMPLATE = "#/components/schemas/{model}"
+METHOD_NOT_ALLOWED = "#/components/responses/MethodNotAllowed"
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 
@@ -89,14 +90,16 @@ def _operation(endpoint: Endpoint, names: dict[type[BaseModel], str]) -> dict[st
         }
     responses: dict[str, Any] = {}
     if endpoint.response is not None:
-        responses[str(endpoint.status)] = {
-            "description": endpoint.response.__doc__ or "OK",
-            "content": {
-                "application/json": {
-                    "schema": {"$ref": REF_TEMPLATE.format(model=names[endpoint.response])}
-                }
-            },
+        content = {
+            "application/json": {
+                "schema": {"$ref": REF_TEMPLATE.format(model=names[endpoint.response])}
+            }
         }
+        main = endpoint.response.__doc__ or "OK"
+        for status, description in ((endpoint.status, main), *endpoint.also):
+            responses[str(status)] = {"description": description, "content": content}
+    # Every path answers other methods with a 405 naming its own in Allow (RFC 9110).
+    responses["405"] = {"$ref": METHOD_NOT_ALLOWED}
     error_model = endpoint.errors.model if endpoint.errors is not None else ErrorBody
     responses["default"] = {
         "description": "an error",
@@ -137,6 +140,19 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
         "paths": paths,
         "components": {
             "schemas": defs,
+            "responses": {
+                "MethodNotAllowed": {
+                    "description": "this path does not take that method",
+                    "headers": {
+                        "Allow": {
+                            "description": "the methods this path takes",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    },
+                    "content": {"application/json": {"schema": _ref(ErrorBody)}},
+                }
+            },
             "securitySchemes": {
                 "clientId": {"type": "apiKey", "in": "header", "name": "client_id"},
                 "clientSecret": {"type": "apiKey", "in": "header", "name": "client_secret"},

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import MISSING, AfterValidator, Field, StringConstraints
 
 from shared.clients.models import ApiKey, ClientSettings, origin_of
 from shared.schemas import Color, HttpUrl, Name, RequestModel, ResponseModel
@@ -56,12 +56,13 @@ class ClientSettingsRead(ResponseModel):
 
 
 class ClientSettingsUpdate(RequestModel):
-    """Change some settings; ``allowed_redirect_urls`` replaces the whole list."""
+    """Change some settings; ``allowed_redirect_urls`` replaces the whole list. ``name`` and
+    ``allowed_redirect_urls`` may be left out but not cleared (null): ``[]`` clears the list."""
 
-    name: Name | None = None
+    name: Name | MISSING = MISSING
     color: Color | None = None
     callback_url: HttpUrl | None = None
-    allowed_redirect_urls: Annotated[list[HttpUrl], Field(max_length=100)] | None = None
+    allowed_redirect_urls: Annotated[list[HttpUrl], Field(max_length=100)] | MISSING = MISSING
     allowed_origins: Annotated[list[Origin], Field(max_length=100)] | None = Field(
         default=None,
         description="browser origins allowed on session-token routes (CORS); null: the "

@@ -15,7 +15,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
+from pydantic import ConfigDict, Field, RootModel, StringConstraints
 
 from services.gateway.endpoints import Call, ErrorShape, Reply
 from shared.accounts.models import LinkedAccount
@@ -25,7 +25,7 @@ from shared.connectors.catalog import App
 from shared.errors import ApiError, ErrorCode, invalid
 from shared.executions.models import ExecutionListing, ExecutionStatus, StepRecord
 from shared.infra.logs import scrub_secrets
-from shared.schemas import ResponseModel
+from shared.schemas import RequestModel, ResponseModel
 from shared.tenancy import Tenant
 from shared.webhooks.envelopes import gocobalt_event_name
 from shared.webhooks.models import SUBSCRIBABLE, Endpoint, WebhookEventType
@@ -38,7 +38,7 @@ AccountId = Annotated[
 ]
 
 
-class CobaltRequest(BaseModel):
+class CobaltRequest(RequestModel):
     """Base of the face's request bodies: fields Linkport does not use are ignored, as
     gocobalt's clients send more than any one call needs."""
 
@@ -462,7 +462,7 @@ class ConnectUrlCreate(CobaltRequest):
     bgColor: str | None = None
 
 
-class KeyCredentials(BaseModel):
+class KeyCredentials(RequestModel):
     """A key-based app's fields, flat: ``{"api_key": "…"}`` (names from ``auth_input_map``)."""
 
     model_config = ConfigDict(extra="allow")

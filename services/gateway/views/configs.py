@@ -19,6 +19,7 @@ router = Router("configs")
     body=ConfigFind,
     response=ConfigRead,
     status=201,
+    also={200: "the config existed"},
 )
 async def find_or_create_config(call: Call, body: ConfigFind) -> Reply:
     if body.linked_account_id is not None and not call.may_act_for(body.linked_account_id):

@@ -30,6 +30,7 @@ router = Router("events")
     body=EventDefinitionCreate,
     response=EventDefinitionRead,
     status=201,
+    also={200: "the same schema as the latest version: unchanged (changed is false)"},
 )
 async def save_event_definition(call: Call, body: EventDefinitionCreate) -> Reply:
     res = call.resources

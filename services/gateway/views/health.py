@@ -47,6 +47,7 @@ async def healthz(call: Call) -> Health:
     summary="Readiness: Postgres and Redis answer (503 otherwise)",
     access=Access.PUBLIC,
     response=Readiness,
+    also={503: "a dependency does not answer: take this replica out of rotation"},
 )
 async def readyz(call: Call) -> Reply:
     # At most one probe per dependency at a time, waited for at most 2 s: a dependency that

@@ -30,6 +30,7 @@ class LinkedAccountQuery(PageQuery):
     body=LinkedAccountCreate,
     response=LinkedAccountSaved,
     status=201,
+    also={200: "the account existed and was updated"},
 )
 async def save_linked_account(call: Call, body: LinkedAccountCreate) -> Reply:
     res = call.resources
