@@ -78,7 +78,7 @@ class VitalUserPatch(RequestModel):
 class VitalUsersQuery(RequestModel):
     """``GET /v2/user``: paged by offset, ordered by ``client_user_id``."""
 
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**31 - 1)
     limit: int = Field(default=100, ge=1, le=500)
 
 
