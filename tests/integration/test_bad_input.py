@@ -199,17 +199,22 @@ BODY_ENDPOINTS = [e for e in all_endpoints() if e.body is not None]
 async def test_a_missing_body_is_a_422_and_not_json_a_415(
     arranged: Api, pool: db.Pool, endpoint: Any
 ) -> None:
-    path = endpoint.path.format(
-        linked_account_id="acct",
-        slug="sandbox",
-        config_id="00000000-0000-0000-0000-000000000000",
-        workflow_id="00000000-0000-0000-0000-000000000000",
-        connection_id="00000000-0000-0000-0000-000000000000",
-    )
+    path = endpoint.path.format_map(_PathIds(linked_account_id="acct", slug="sandbox"))
     before = await _snapshot(pool)
     missing = await arranged.call(endpoint.method, path)
-    assert missing.status == 422, missing.body
-    assert missing.body["error"]["field"] == "body"
     not_json = await arranged.call(endpoint.method, path, data=b"name=x")
-    assert not_json.status == 415, not_json.body
+    if endpoint.errors is None:  # Linkport's own API and error shape
+        assert missing.status == 422, missing.body
+        assert missing.body["error"]["field"] == "body"
+        assert not_json.status == 415, not_json.body
+    else:  # another product's face answers in that product's shape (gocobalt knows no 422)
+        assert missing.status in (400, 401, 422), missing.body
+        assert not_json.status in (400, 401, 415), not_json.body
     assert await _snapshot(pool) == before
+
+
+class _PathIds(dict[str, str]):
+    """Path parameters: the named ones as given, any other an id that exists nowhere."""
+
+    def __missing__(self, key: str) -> str:
+        return "00000000-0000-0000-0000-000000000000"
