@@ -16,6 +16,7 @@ import asyncio
 import contextvars
 import itertools
 import logging
+import math
 import os
 import re
 import time
@@ -55,6 +56,8 @@ CLIENT_CLOSED_REQUEST = 499
 # cancelled again (asyncpg waits for the server to acknowledge a cancelled query, and a
 # stopped server never does).
 DEADLINE_GRACE = 0.2
+# How often deadlines are checked: they fire up to this late.
+DEADLINE_TICK = 0.1
 # Probes of PostgreSQL and Redis (``/readyz`` and the outage log): a bound on each, and the
 # interval between probes while a dependency is down.
 PROBE_TIMEOUT = 2.0
@@ -302,62 +305,91 @@ def source_address(request: web.Request, trusted_proxy_hops: int) -> str:
     return request.remote or "unknown"
 
 
+class _Deadlines:
+    """The deadlines of the requests in flight, checked every ``DEADLINE_TICK`` seconds by one
+    timer: a request costs a set insert and removal rather than a timer of its own (a timer
+    each cost ~1.5% of a link-token request's CPU)."""
+
+    def __init__(self) -> None:
+        self._active: set[_Deadline] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    def now(self) -> float:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop.time()
+
+    def add(self, deadline: _Deadline) -> None:
+        self._active.add(deadline)
+        if self._handle is None:
+            assert self._loop is not None
+            self._handle = self._loop.call_later(DEADLINE_TICK, self._tick)
+
+    def discard(self, deadline: _Deadline) -> None:
+        self._active.discard(deadline)
+
+    def _tick(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        for deadline in [d for d in self._active if d.due <= now]:
+            deadline.fire(now)
+        self._handle = self._loop.call_later(DEADLINE_TICK, self._tick) if self._active else None
+
+
 class _Deadline:
     """Cancels the request's task when its body is late (``body``) or, once the body is in,
     when its handling is (``handler``); cancels once more after ``DEADLINE_GRACE`` if the first
-    cancellation is still unwinding. One timer per request; nothing when none fires."""
+    cancellation is still unwinding."""
 
     __slots__ = (
         "_absorbed",
-        "_finished",
-        "_handle",
+        "_deadlines",
         "_handler_seconds",
-        "_loop",
         "_task",
+        "due",
         "fired",
         "kind",
     )
 
-    def __init__(self, request: web.Request, body_seconds: float, handler_seconds: float) -> None:
-        self._loop = asyncio.get_running_loop()
+    def __init__(
+        self,
+        deadlines: _Deadlines,
+        request: web.Request,
+        body_seconds: float,
+        handler_seconds: float,
+    ) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._task = task
+        self._deadlines = deadlines
         self._handler_seconds = handler_seconds
-        self._finished = False
         self._absorbed = 0
         self.fired = 0
-        self.kind = "handler"
         payload = request.content
         if payload.is_eof():
-            self._handle: asyncio.TimerHandle | None = self._loop.call_later(
-                handler_seconds, self._fire
-            )
+            self.kind = "handler"
+            self.due = deadlines.now() + handler_seconds
         else:
             self.kind = "body"
-            self._handle = self._loop.call_later(body_seconds, self._fire)
+            self.due = deadlines.now() + body_seconds
             payload.on_eof(self._body_arrived)
+        deadlines.add(self)
 
     def _body_arrived(self) -> None:
-        if self._finished or self.fired or self._handle is None:
-            return
-        self._handle.cancel()
-        self.kind = "handler"
-        self._handle = self._loop.call_later(self._handler_seconds, self._fire)
+        if not self.fired and self.kind == "body" and self.due != math.inf:
+            self.kind = "handler"
+            self.due = self._deadlines.now() + self._handler_seconds
 
-    def _fire(self) -> None:
+    def fire(self, now: float) -> None:
         self.fired += 1
         self._task.cancel()
-        self._handle = (
-            self._loop.call_later(DEADLINE_GRACE, self._fire) if self.fired == 1 else None
-        )
+        self.due = now + DEADLINE_GRACE if self.fired == 1 else math.inf
 
     def stop(self) -> None:
         """The handler is done: no more cancellations."""
-        self._finished = True
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        self.due = math.inf  # a body arriving later changes nothing
+        self._deadlines.discard(self)
 
     def absorb(self) -> bool:
         """Withdraw this deadline's cancellations (once); True when it fired and nothing else
@@ -376,6 +408,7 @@ def _client_gone(request: web.Request) -> bool:
 def gateway_middleware(guard: Guard) -> Middleware:
     """The middleware of one gateway application."""
     settings = guard.settings
+    deadlines = _Deadlines()
     deadline_seconds = settings.request_deadline
     slow_deadline_seconds = settings.request_deadline + settings.outbound_timeout
     body_seconds = settings.body_read_timeout
@@ -425,6 +458,7 @@ def gateway_middleware(guard: Guard) -> Middleware:
                 if wait is not None:
                     raise RateLimited(wait, "too many failed authentications from this address")
             deadline = _Deadline(
+                deadlines,
                 request,
                 body_seconds,
                 slow_deadline_seconds
