@@ -59,6 +59,7 @@ class Load:
     sent: int = 0
     accepted: list[tuple[float, str]] = field(default_factory=list)  # (when, event id)
     failed: list[tuple[float, str]] = field(default_factory=list)  # (when, what)
+    resent: int = 0  # requests sent again after the server closed their connection
 
     def longest_gap(self) -> float:
         """The longest time between two accepted events (the load's own spacing included)."""
@@ -79,17 +80,29 @@ async def steady_load(base_url: str, api_key: str, load: Load) -> None:
                 "linked_account_id": "user_12345",
                 "payload": {**CONTACT_SAMPLE, "email": f"r{i}@example.com"},
             }
-            try:
-                async with session.post(
-                    f"{base_url}/v1/events", json=body, headers={"X-API-Key": api_key}
-                ) as reply:
-                    answer = await reply.json(content_type=None)
-                    if reply.status == 202:
-                        load.accepted.append((time.monotonic(), answer["event_id"]))
+            # As a careful client does: every event carries an Idempotency-Key, and a request
+            # whose keep-alive connection the old gateway closed as it sent it is sent again
+            # once (it may or may not have arrived; the key makes that one event either way).
+            headers = {"X-API-Key": api_key, "Idempotency-Key": f"rolling-{i}"}
+            for attempt in (1, 2):
+                try:
+                    async with session.post(
+                        f"{base_url}/v1/events", json=body, headers=headers
+                    ) as reply:
+                        answer = await reply.json(content_type=None)
+                        if reply.status == 202:
+                            load.accepted.append((time.monotonic(), answer["event_id"]))
+                        else:
+                            load.failed.append((time.monotonic(), f"HTTP {reply.status}: {answer}"))
+                    return
+                except aiohttp.ServerDisconnectedError as exc:
+                    if attempt == 2:
+                        load.failed.append((time.monotonic(), type(exc).__name__))
                     else:
-                        load.failed.append((time.monotonic(), f"HTTP {reply.status}: {answer}"))
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                load.failed.append((time.monotonic(), type(exc).__name__))
+                        load.resent += 1
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    load.failed.append((time.monotonic(), type(exc).__name__))
+                    return
 
         sends = []
         for i in range(total):
@@ -191,7 +204,8 @@ async def _settle(pool: db.Pool, load: Load, app: SlowApp, label: str, **figures
     assert all(key.endswith(":call") for key in app.idempotency_keys)
     repeats = len(app.idempotency_keys) - len(set(app.idempotency_keys))
     print(
-        f"\n{label}: sent {load.sent}, accepted {len(load.accepted)}, failed {len(load.failed)}, "
+        f"\n{label}: sent {load.sent} (resent {load.resent}), accepted {len(load.accepted)}, "
+        f"failed {len(load.failed)}, "
         f"completed {done}, lost {len(ids) - done}, calls repeated {repeats}; worst accepted "
         f"-> finished {float(worst):.2f}s, longest gap between accepted events "
         f"{load.longest_gap():.2f}s"
