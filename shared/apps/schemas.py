@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
@@ -28,6 +28,14 @@ class AppField(ResponseModel):
     secret: bool
 
 
+class AppAction(ResponseModel):
+    """An action a workflow step can call in this app."""
+
+    name: str = Field(description="what a step's `action` names, e.g. hubspot.create_contact")
+    description: str
+    input_schema: dict[str, Any] = Field(description="JSON Schema of the step's `input`")
+
+
 class AppRead(ResponseModel):
     """One app of the catalog."""
 
@@ -42,6 +50,7 @@ class AppRead(ResponseModel):
         description="whether the client set its own OAuth credentials"
     )
     fields: list[AppField]
+    actions: list[AppAction] = Field(default_factory=list)
     connection: AppConnection | None = Field(
         default=None, description="only with a session token: that account's connection, if any"
     )

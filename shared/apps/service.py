@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from shared.apps import store as app_settings
 from shared.apps.models import AppSettings
-from shared.apps.schemas import AppConnection, AppField, AppRead, AppUpdate
+from shared.apps.schemas import AppAction, AppConnection, AppField, AppRead, AppUpdate
 from shared.config import Settings
 from shared.connections import store as connection_store
+from shared.connectors import actions_of
 from shared.connectors.catalog import App, Catalog
 from shared.connectors.oauth import OAuthClient
 from shared.errors import ApiError, ErrorCode, not_found
@@ -39,6 +40,14 @@ def _read(
         fields=[
             AppField(key=f.key, label=f.label, type=f.type, required=f.required, secret=f.secret)
             for f in app.fields
+        ],
+        actions=[
+            AppAction(
+                name=a.name,
+                description=a.description,
+                input_schema=a.input_model.model_json_schema(),
+            )
+            for a in actions_of(app.slug)
         ],
         connection=connection,
     )

@@ -37,4 +37,6 @@ async def _request(ctx: ActionContext, data: HttpRequestInput) -> Any:
     return {"status": response.status, "body": result_of(response)}
 
 
-HTTP_REQUEST = Action("http.request", None, HttpRequestInput, _request)
+HTTP_REQUEST = Action(
+    "http.request", None, HttpRequestInput, _request, "Call any HTTP URL (guarded)"
+)

@@ -31,7 +31,7 @@ from shared.connections.credentials import (
 )
 from shared.connections.models import ConnectionStatus, StoredConnection
 from shared.connectors import ACTIONS, ActionContext, ActionError
-from shared.connectors.catalog import fill, has_user_fields
+from shared.connectors.catalog import App, fill, has_user_fields
 from shared.errors import ApiError, ErrorCode, not_found
 from shared.executions import store
 from shared.executions.models import (
@@ -183,6 +183,7 @@ class StepCall:
     connection: StoredConnection
     api_base: str | None
     from_catalog: bool  # the API base is the catalog's alone (no part an end user typed)
+    app: App | None
 
 
 async def _run(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
@@ -213,6 +214,7 @@ async def _run(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
             else None
         ),
         from_catalog=bool(base and not has_user_fields(base)),
+        app=app,
     )
     context = _context(claimed, definition)
     steps = definition.steps
@@ -364,6 +366,8 @@ async def _call_action(
         f"{call.execution.id}:{key}",
         source.http,
         from_catalog=action.app is not None and call.from_catalog,
+        app=call.app,
+        fields=call.connection.connection.fields,
     )
     try:
         return await action.run(ctx, data)

@@ -27,20 +27,68 @@ _PLACEHOLDER = re.compile(r"{(\w+)}")
 
 
 class OAuthSpec(BaseModel):
-    """How to run the authorization-code flow against the app."""
+    """How to run the authorization-code flow against the app, quirks included (the fields
+    follow Nango's provider definitions where they overlap). String values may name
+    ``{base_url}`` and connection fields, e.g. ``aud = "{fhir_base_url}"``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     authorize_url: str
     token_url: str
     scopes: list[str] = Field(default_factory=list)
+    # How scopes are joined in the authorize URL (RFC 6749 says a space; some use a comma).
+    scope_separator: str = " "
     pkce: bool = True
     refresh: bool = True
+    # The provider issues a new refresh token with every refresh (the old one stops working).
+    refresh_rotates: bool = False
     # How Linkport authenticates at the token endpoint (RFC 6749 §2.3.1): HTTP Basic, or
     # client_id and client_secret in the form body.
     token_auth: TokenAuth = "client_secret_basic"
+    # Token requests as a form (RFC 6749) or, for the few that want it, a JSON body.
+    token_request_format: Literal["form", "json"] = "form"
+    # Extra fixed parameters: on the authorize URL (access_type, prompt, aud…), and in every
+    # token request (Withings' action=requesttoken).
+    authorization_params: dict[str, str] = Field(default_factory=dict)
+    token_params: dict[str, str] = Field(default_factory=dict)
+    # Where the tokens sit in the token answer when not at its top ("body" for Withings).
+    token_response_path: str | None = None
+    # Connection fields learned while connecting: from the token answer (dotted paths, e.g.
+    # ``instance_url = "instance_url"``, ``team_id = "team.id"``) and from the callback's
+    # query string (``realm_id = "realmId"``). They fill ``{…}`` in api_base_url.
+    token_fields: dict[str, str] = Field(default_factory=dict)
+    callback_fields: dict[str, str] = Field(default_factory=dict)
+    # The token answer's field naming the provider's account/user (dotted path).
+    account_id_field: str | None = None
+    # RFC 7009 revocation, called when a connection is deleted (None: the app has none).
+    revoke_url: str | None = None
+    revoke_token: Literal["access_token", "refresh_token"] = "refresh_token"
     # Credentials Linkport itself holds for this app ("sandbox": the built-in provider's).
     builtin_client: Literal["sandbox"] | None = None
+
+
+class RequestAuth(BaseModel):
+    """How a key-based connection's credentials go on each API call: a header built from a
+    template over the connection's fields (``value = "Bearer {api_key}"``), a query
+    parameter, or HTTP Basic from two templates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    header: str | None = None
+    query_param: str | None = None
+    value: str | None = None
+    basic_username: str | None = None
+    basic_password: str | None = None
+
+
+class VerifyCall(BaseModel):
+    """A cheap call proving new credentials work, made before a key-based connection is
+    saved (``path`` below api_base_url); any 2xx passes, 401/403 means a wrong key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["GET", "POST"] = "GET"
+    path: str
 
 
 class ConnectionField(BaseModel):
@@ -67,7 +115,11 @@ class App(BaseModel):
     categories: list[str]
     auth_kind: AuthKind
     api_base_url: str | None = None
+    docs_url: str | None = None
     oauth: OAuthSpec | None = None
+    # api_key and basic apps: how the credentials go on requests, and how they are checked.
+    request_auth: RequestAuth | None = None
+    verify: VerifyCall | None = None
     fields: list[ConnectionField] = Field(default_factory=list)
     default_enabled: list[Environment] = Field(default_factory=list)
 

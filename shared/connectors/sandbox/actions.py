@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.connectors.base import Action, ActionContext, bearer_headers, result_of
+from shared.connectors.base import Action, ActionContext, result_of
 
 
 class CreateContactInput(BaseModel):
@@ -25,19 +25,21 @@ class ListContactsInput(BaseModel):
 
 
 async def _create_contact(ctx: ActionContext, data: CreateContactInput) -> Any:
-    response = await ctx.call_api(
-        "POST", "/contacts", headers=bearer_headers(ctx), json=data.model_dump(exclude_none=True)
-    )
+    response = await ctx.call_api("POST", "/contacts", json=data.model_dump(exclude_none=True))
     return result_of(response)
 
 
 async def _list_contacts(ctx: ActionContext, _: ListContactsInput) -> Any:
-    return result_of(await ctx.call_api("GET", "/contacts", headers=bearer_headers(ctx)))
+    return result_of(await ctx.call_api("GET", "/contacts"))
 
 
 SANDBOX_CREATE_CONTACT = Action(
-    "sandbox.create_contact", "sandbox", CreateContactInput, _create_contact
+    "sandbox.create_contact",
+    "sandbox",
+    CreateContactInput,
+    _create_contact,
+    "Create a contact in the sandbox CRM",
 )
 SANDBOX_LIST_CONTACTS = Action(
-    "sandbox.list_contacts", "sandbox", ListContactsInput, _list_contacts
+    "sandbox.list_contacts", "sandbox", ListContactsInput, _list_contacts, "List sandbox contacts"
 )
