@@ -63,6 +63,10 @@ class OAuthSpec(BaseModel):
     # RFC 7009 revocation, called when a connection is deleted (None: the app has none).
     revoke_url: str | None = None
     revoke_token: Literal["access_token", "refresh_token"] = "refresh_token"
+    # SMART on FHIR (EMRs): authorize and token URLs are read from the server's
+    # ``{aud}/.well-known/smart-configuration`` (SMART App Launch 2.x), ``aud`` being the FHIR
+    # base URL the user gave; the URLs above are used when the server publishes none.
+    smart_discovery: bool = False
     # Credentials Linkport itself holds for this app ("sandbox": the built-in provider's).
     builtin_client: Literal["sandbox"] | None = None
 
