@@ -130,6 +130,7 @@ async def _straight_to_app(res: Resources, session_id: str, slug: str) -> str | 
         redis=res.redis,
         caches=res.caches,
         keyring=res.keyring,
+        http=res.http,
         settings=res.settings,
         session_id=session_id,
         session=session,
@@ -224,17 +225,21 @@ async def connect_app(request: web.Request) -> web.StreamResponse:
                 problems=problems or {},
                 **branding,
             )
-    result = await link_flow.connect_with_form(
-        pool=res.pool,
-        redis=res.redis,
-        caches=res.caches,
-        keyring=res.keyring,
-        settings=res.settings,
-        session_id=session_id,
-        session=session,
-        app=app,
-        values=values,
-    )
+    try:
+        result = await link_flow.connect_with_form(
+            pool=res.pool,
+            redis=res.redis,
+            caches=res.caches,
+            keyring=res.keyring,
+            settings=res.settings,
+            session_id=session_id,
+            session=session,
+            app=app,
+            values=values,
+            http=res.http,
+        )
+    except FlowError as error:  # e.g. a FHIR server whose SMART configuration is unusable
+        return _error_page(error)
     if isinstance(result, str):
         raise web.HTTPSeeOther(result)
     return _finish(res, result, color=branding["color"])
@@ -282,6 +287,7 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
             state=request.query.get("state", ""),
             code=request.query.get("code"),
             error=request.query.get("error"),
+            callback_params=dict(request.query),
         )
     except FlowError as error:
         return _error_page(error)
