@@ -187,7 +187,7 @@ class FakeProviders(AppApis):
         ):
             raise back(_with(redirect_uri, error="invalid_request", state=state))
         for key, value in spec.authorization_params.items():
-            if "{" not in value and query.get(key) != value or not query.get(key):
+            if ("{" not in value and query.get(key) != value) or not query.get(key):
                 raise back(_with(redirect_uri, error="invalid_request", state=state))
         if spec.smart_discovery and not query.get("aud", "").startswith(self.url):
             raise back(_with(redirect_uri, error="invalid_request", state=state))
@@ -274,12 +274,11 @@ class FakeProviders(AppApis):
             "expires_in": ACCESS_TOKEN_TTL,
             "scope": grant.scope.replace(" ", spec.scope_separator),
         }
-        if spec.refresh:
-            if spec.refresh_rotates or used_refresh is None:
-                refresh_token = secrets.token_urlsafe(24)
-                provider.refresh_tokens[refresh_token] = grant
-                provider.issued_refresh_tokens.append(refresh_token)
-                tokens["refresh_token"] = refresh_token
+        if spec.refresh and (spec.refresh_rotates or used_refresh is None):
+            refresh_token = secrets.token_urlsafe(24)
+            provider.refresh_tokens[refresh_token] = grant
+            provider.issued_refresh_tokens.append(refresh_token)
+            tokens["refresh_token"] = refresh_token
         api_fields = _api_placeholders(self.oauth_apps[slug])
         for key, path in spec.token_fields.items():
             value = f"{self.url}/{slug}/api" if key in api_fields else f"fake-{key}"
@@ -385,9 +384,9 @@ def _toml(data: dict[str, Any]) -> str:
     lines: list[str] = []
     tables: list[tuple[str, Any]] = []
     for key, value in data.items():
-        if isinstance(value, dict):
-            tables.append((key, value))
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
+        if isinstance(value, dict) or (
+            isinstance(value, list) and value and isinstance(value[0], dict)
+        ):
             tables.append((key, value))
         else:
             lines.append(f"{json.dumps(key)} = {_value(value)}")
