@@ -29,10 +29,8 @@ from oauthlib.oauth2.rfc6749.errors import OAuth2Error  # type: ignore[import-un
 from oauthlib.oauth2.rfc6749.parameters import parse_token_response  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.connectors.catalog import OAuthSpec, TokenAuth, fill
+from shared.connectors.catalog import OAuthSpec, fill
 from shared.infra.outbound import BlockedDestination, OutboundClient, ResponseTooLarge
-
-__all__ = ["OAuthClient", "OAuthError", "TokenAuth", "TokenSet"]
 
 # An RFC 6749 error code (``invalid_grant``); anything else a provider puts in ``error`` is
 # free text (Withings' "Invalid Params: invalid code") and becomes the description.

@@ -179,7 +179,8 @@ class FakeProviders(AppApis):
         if query.get("response_type") != "code":
             raise back(_with(redirect_uri, error="unsupported_response_type", state=state))
         scopes = [s for s in query.get("scope", "").split(spec.scope_separator) if s]
-        if not scopes or not set(scopes) <= set(spec.scopes):
+        # Scopes within the app's; none at all only for apps that define none (Notion).
+        if not set(scopes) <= set(spec.scopes) or (spec.scopes and not scopes):
             raise back(_with(redirect_uri, error="invalid_scope", state=state))
         challenge = query.get("code_challenge")
         if spec.pkce != (challenge is not None) or (
