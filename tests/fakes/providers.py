@@ -110,6 +110,8 @@ class FakeProviders(AppApis):
         self.providers = {slug: ProviderState() for slug in self.oauth_apps}
         # Apps whose FHIR server publishes a SMART configuration (others answer 404).
         self.smart: dict[str, bool] = {}
+        # Keys replacing the published SMART configuration's (a server without S256…).
+        self.smart_overrides: dict[str, dict[str, Any]] = {}
         self.error_styles: dict[str, ErrorStyle] = dict(ERROR_STYLES)
         self._accounts = 0
 
@@ -156,6 +158,7 @@ class FakeProviders(AppApis):
                 "revocation_endpoint": f"{root}/revoke",
                 "code_challenge_methods_supported": ["S256"],
                 "capabilities": ["launch-standalone", "client-confidential-symmetric"],
+                **self.smart_overrides.get(slug, {}),
             }
         )
 

@@ -59,9 +59,13 @@ async def consent(world: OAuthWorld, browser: Browser, authorize_url: str) -> Pa
 
 
 async def test_the_callback_connects_and_redirects_with_the_connection_id(
-    world: OAuthWorld, browser: Browser
+    world: OAuthWorld, browser: Browser, pool: db.Pool
 ) -> None:
     await enable(world, APP)
+    hook = await world.acme.call(
+        "POST", "/v1/webhook-endpoints", {"url": "https://hooks.acme.test/linkport"}
+    )
+    assert hook.status == 201, hook.body
     created = await oauth_url(world.acme, redirect_url=REDIRECT)
     assert created.status == 201, created.body
     assert created.body["authorize_url"].startswith(f"{world.fake.url}/{APP}/oauth/authorize?")
@@ -79,6 +83,10 @@ async def test_the_callback_connects_and_redirects_with_the_connection_id(
     assert connection.status == 200
     assert (connection.body["app"], connection.body["linked_account_id"]) == (APP, "user-1")
     assert "token" not in params  # no public token: the backend reads the connection
+    announced = await pool.fetch("SELECT type, payload FROM webhook_messages")
+    assert [(m["type"], m["payload"]["data"]["connection_id"]) for m in announced] == [
+        ("connection.created", params["connection_id"])
+    ]
 
     # The state works once.
     replay = await browser.get(back.location or "")

@@ -328,3 +328,25 @@ async def test_a_state_from_another_browser_session_is_refused(
     assert "oauth_state_invalid" in again.text
     assert world.fake.state("quirky").token_requests == []
     assert await pool.fetchval("SELECT count(*) FROM connections") == 0
+
+
+async def test_a_smart_server_without_pkce_s256_is_refused_headless_too(
+    world: OAuthWorld, browser: Browser
+) -> None:
+    fhir = f"{world.fake.url}/smartemr/api/fhir/r4"
+    world.fake.smart["smartemr"] = True
+    world.fake.smart_overrides["smartemr"] = {"code_challenge_methods_supported": ["plain"]}
+
+    page = await to_provider(world, browser, "smartemr", {"fhir_base_url": fhir})
+    assert page.status == 400
+    assert "does not support PKCE with S256" in page.text
+
+    await world.acme.call("POST", "/v1/linked-accounts", {"linked_account_id": "user-1"})
+    headless = await world.acme.call(
+        "POST",
+        "/v1/connect/oauth-url",
+        {"linked_account_id": "user-1", "app": "smartemr", "fields": {"fhir_base_url": fhir}},
+    )
+    assert (headless.status, headless.body["error"]["field"]) == (422, "fields")
+    assert "S256" in headless.body["error"]["message"]
+    assert world.fake.state("smartemr").authorize_requests == []
