@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 
 from services.gateway.endpoints import Access, Call, Endpoint, HandlerResult, aiohttp_handler
-from services.gateway.faces import cobalt_js, gocobalt, vital
+from services.gateway.faces import cobalt_js, emr, gocobalt, vital
 from services.gateway.middlewares import GUARD, Guard
 from services.gateway.openapi import build_openapi
 from services.gateway.pages import assets, link, sandbox
@@ -50,6 +50,7 @@ ROUTERS = (
     client_settings.router,
     api_keys.router,
     webhooks.router,
+    emr.router,
     vital.token_router,
     vital.router,
     gocobalt.router,

@@ -316,7 +316,12 @@ async def _request(sender: Sender, claimed: ClaimedDelivery, now: datetime) -> O
         secrets.append(sender.keyring.open(previous, bound_to=binding))
     extras = await _extras(sender, claimed)
     return build_request(
-        format=endpoint.format, message=message, secrets=secrets, sent_at=now, extras=extras
+        format=endpoint.format,
+        message=message,
+        secrets=secrets,
+        sent_at=now,
+        extras=extras,
+        attempt=claimed.delivery.attempts,
     )
 
 
@@ -324,9 +329,9 @@ async def _extras(sender: Sender, claimed: ClaimedDelivery) -> Extras:
     """What the endpoint's format needs besides the message, looked up now."""
     message, format = claimed.message, claimed.endpoint.format
     data = message.payload.get("data", {})
-    if (
-        message.type is WebhookEventType.CONNECTION_NEEDS_REAUTH
-        and format is EndpointFormat.STANDARD
+    if message.type is WebhookEventType.CONNECTION_NEEDS_REAUTH and format in (
+        EndpointFormat.STANDARD,
+        EndpointFormat.EMR,
     ):
         return Extras(reauth_link=await _reauth_link(sender, message.tenant, data))
     if format is EndpointFormat.VITAL and "app" in data:

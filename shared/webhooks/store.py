@@ -208,6 +208,21 @@ async def update_endpoint(
     return None if row is None else _endpoint(row)
 
 
+async def endpoint_secrets(
+    pool: Pool, *, tenant: Tenant, endpoint_id: uuid.UUID
+) -> EndpointSecrets | None:
+    """An endpoint's sealed secrets, or None when it is not the tenant's."""
+    row = await pool.fetchrow(
+        """SELECT secret, secret_nonce, secret_key_id, previous_secret, previous_secret_nonce,
+                  previous_secret_key_id, previous_secret_expires_at
+           FROM webhook_endpoints WHERE id = $1 AND client_id = $2 AND environment = $3""",
+        endpoint_id,
+        tenant.client_id,
+        tenant.environment,
+    )
+    return None if row is None else _secrets(row)
+
+
 async def rotate_secret(
     pool: Pool, *, tenant: Tenant, endpoint_id: uuid.UUID, secret: Sealed, overlap: float
 ) -> Endpoint | None:
