@@ -389,3 +389,15 @@ async def sweep(sender: Sender, *, limit: int = 500) -> int:
     due = await store.due_deliveries(sender.pool, limit=limit, grace=sender.settings.sweep_grace)
     await queue.enqueue_many(sender.redis, [queue.webhook_job(d, attempts) for d, attempts in due])
     return len(due)
+
+
+async def prune(sender: Sender, *, batch: int = 1000) -> int:
+    """Delete settled messages older than ``webhook_retention_days``, a batch at a time (short
+    transactions); how many went."""
+    cutoff = datetime.now(UTC) - timedelta(days=sender.settings.webhook_retention_days)
+    total = 0
+    while True:
+        deleted = await store.prune_messages(sender.pool, older_than=cutoff, limit=batch)
+        total += deleted
+        if deleted < batch:
+            return total

@@ -729,3 +729,22 @@ async def execution_facts(pool: Pool, *, execution_id: uuid.UUID) -> ExecutionFa
     if row is None:
         return ExecutionFacts(None, None)
     return ExecutionFacts(row["workflow_name"], row["config_id"])
+
+
+async def prune_messages(pool: Pool, *, older_than: datetime, limit: int) -> int:
+    """Delete up to ``limit`` messages created before ``older_than`` that have nothing left to
+    send (their deliveries and attempts go with them); how many went."""
+    deleted: int = await pool.fetchval(
+        """WITH gone AS (
+               DELETE FROM webhook_messages WHERE id IN (
+                   SELECT m.id FROM webhook_messages m
+                   WHERE m.created_at < $1
+                     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = m.id
+                                     AND d.status IN ('pending', 'sending'))
+                   ORDER BY m.created_at LIMIT $2)
+               RETURNING 1)
+           SELECT count(*) FROM gone""",
+        older_than,
+        limit,
+    )
+    return deleted
