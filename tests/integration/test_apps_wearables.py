@@ -37,7 +37,8 @@ def context(
 ) -> ActionContext:
     """A step's context for ``slug``: its catalog app, the fake in place of the API host."""
     app = load_catalog().get(slug)
-    assert app is not None and app.api_base_url is not None
+    assert app is not None
+    assert app.api_base_url is not None
     return ActionContext(
         credentials={"access_token": token},
         api_base_url=apis.api_url(slug) + urlsplit(app.api_base_url).path,
@@ -75,7 +76,9 @@ def test_every_wearables_app_has_its_actions() -> None:
     catalog = load_catalog()
     for slug in SLUGS:
         app = catalog.get(slug)
-        assert app is not None and app.oauth is not None and app.docs_url
+        assert app is not None
+        assert app.oauth is not None
+        assert app.docs_url
         assert app.default_enabled == []
 
 
@@ -300,7 +303,8 @@ async def test_withings_status_codes_in_http_200_map_to_action_errors(
             },
         )
     assert invalid.value.kind == "fatal"
-    assert "status 503" in str(invalid.value) and "unknown meastype 299" in str(invalid.value)
+    assert "status 503" in str(invalid.value)
+    assert "unknown meastype 299" in str(invalid.value)
 
     apis.apps["withings"].data["rate_limited"] = True
     with pytest.raises(ActionError) as limited:
