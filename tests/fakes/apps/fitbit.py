@@ -38,7 +38,7 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
     async def activity_summary(request: web.Request) -> web.Response:
         if (refused := await guarded(request)) is not None:
             return refused
-        if (day := _date(request.match_info["day"])) is None:
+        if _date(request.match_info["day"]) is None:
             return _invalid_date(request.match_info["day"])
         return web.json_response(
             {
@@ -58,7 +58,6 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
                     "veryActiveMinutes": 14,
                     "sedentaryMinutes": 690,
                 },
-                "day": day.isoformat(),
             }
         )
 

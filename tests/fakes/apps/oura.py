@@ -1,7 +1,8 @@
 """A fake Oura API v2 (https://cloud.ouraring.com/v2/docs): the usercollection routes the
 actions read. A bad token is ``401 {"detail": …}``; a date Oura cannot parse is FastAPI's
 ``422 {"detail": [{"loc", "msg", "type"}]}``; a reversed or too long window is
-``400 {"detail": …}``. ``state.data["records"]`` overrides the records served."""
+``400 {"detail": …}``. ``state.data[<collection>]`` (e.g. ``"daily_sleep"``) overrides the
+records served."""
 
 from __future__ import annotations
 

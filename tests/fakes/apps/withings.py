@@ -13,22 +13,13 @@ from aiohttp import web
 
 from tests.fakes.apps import AppState
 
-# Withings' measure types (getmeas "meastype" table) this fake knows.
+# Withings' measure types (the getmeas "meastype" table) and the unit exponent each is sent
+# with; a type outside the table is refused as an invalid parameter.
 MEASTYPES = {
-    1: -3,
-    4: -2,
-    5: -3,
-    6: -3,
-    8: -3,
-    9: 0,
-    10: 0,
-    11: 0,
-    12: -1,
-    54: 0,
-    71: -1,
-    76: -3,
-    77: -3,
-    88: -3,
+    **{t: -3 for t in (1, 5, 6, 8, 76, 77, 88, 168, 169, 170, 173, 174, 175)},
+    **{t: -2 for t in (4, 91, 123, 226, 227, 229)},
+    **{t: -1 for t in (12, 71, 73)},
+    **{t: 0 for t in (9, 10, 11, 54, 130, 135, 136, 137, 138, 139, 155, 167, 196)},
 }
 
 
