@@ -346,9 +346,7 @@ async def _run_step(
         where = ".".join(str(p) for p in first["loc"])
         error = {"kind": "fatal", "message": f"input {where}: {first['msg']}"}
         return outcome(StepStatus.FAILED, failed, rendered, error=error)
-    call = (
-        workflow_call if action.app is None else await _call_for(runner, calls, action.app)
-    )
+    call = workflow_call if action.app is None else await _call_for(runner, calls, action.app)
     if call is None:
         error = {
             "kind": "unauthorized",
