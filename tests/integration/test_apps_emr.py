@@ -66,7 +66,8 @@ def context(
     PATIENT (the token answer's ``patient``)."""
     fhir_base_url = apis.api_url(slug) + FHIR_BASES[slug]
     app = load_catalog().get(slug)
-    assert app is not None and app.api_base_url is not None
+    assert app is not None
+    assert app.api_base_url is not None
     fields = {"fhir_base_url": fhir_base_url, "patient_id": PATIENT_ID}
     return ActionContext(
         credentials={"access_token": token},
@@ -94,7 +95,8 @@ def test_each_emr_app_is_a_smart_on_fhir_catalog_entry() -> None:
     catalog = load_catalog()
     for slug in SLUGS:
         app = catalog.get(slug)
-        assert app is not None and app.oauth is not None
+        assert app is not None
+        assert app.oauth is not None
         assert app.auth_kind == "oauth2"
         assert app.default_enabled == []
         assert app.api_base_url == "{fhir_base_url}"
@@ -108,7 +110,8 @@ def test_each_emr_app_is_a_smart_on_fhir_catalog_entry() -> None:
         assert app.oauth.authorize_url.startswith("https://")
         assert app.oauth.token_url.startswith("https://")
     cerner = catalog.get("cerner")
-    assert cerner is not None and cerner.oauth is not None
+    assert cerner is not None
+    assert cerner.oauth is not None
     assert "/personas/patient/authorize" in cerner.oauth.authorize_url
     assert "/hosts/fhir-myrecord.cerner.com/" in cerner.oauth.token_url
 
