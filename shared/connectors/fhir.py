@@ -8,6 +8,7 @@ a search answers a ``Bundle`` whose ``entry[].resource`` are the matches (§3.1.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -21,12 +22,14 @@ from shared.infra.outbound import OutboundResponse
 FHIR_JSON = "application/fhir+json"
 # The connection field SMART's token answer fills (``patient`` launch context).
 PATIENT_FIELD = "patient_id"
-# FHIR ids: up to 64 of [A-Za-z0-9\-\.] (R4 datatypes, id).
-FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
+# FHIR ids: up to 64 of [A-Za-z0-9\-\.] (R4 datatypes, id), here starting with a letter or
+# digit so that no id reads as a path segment like "..".
+FHIR_ID = r"^[A-Za-z0-9][A-Za-z0-9\-.]{0,63}$"
 # A FHIR date or dateTime search value with an optional comparison prefix (R4 §3.1.1.5.7).
 DATE_SEARCH = r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)?\d{4}(-\d{2}(-\d{2}(T[0-9:.+\-Z]+)?)?)?$"
 # token search: [system|]code (R4 §3.1.1.5.6).
 TOKEN_SEARCH = r"^[^\s|]*\|?[^\s|]+$"
+_FHIR_ID = re.compile(FHIR_ID)
 
 
 class ReadPatientInput(BaseModel):
@@ -132,6 +135,9 @@ def connection_patient(ctx: ActionContext, given: str | None) -> str:
     patient = given or ctx.fields.get(PATIENT_FIELD)
     if not patient:
         raise ActionError("fatal", "no patient given and the connection has no patient context")
+    # The connection's id came from the token answer: checked before it goes in a path.
+    if not _FHIR_ID.fullmatch(patient):
+        raise ActionError("fatal", "the connection's patient id is not a FHIR id")
     return patient
 
 

@@ -383,6 +383,23 @@ async def test_an_action_needs_a_patient_when_the_connection_has_none(
     assert apis.apps["cerner"].calls == []
 
 
+async def test_a_patient_id_from_the_token_answer_must_be_a_fhir_id(
+    apis: AppApis, client: OutboundClient
+) -> None:
+    ctx = context(apis, client, "epic")
+    odd = ActionContext(
+        credentials=ctx.credentials,
+        api_base_url=ctx.api_base_url,
+        idempotency_key=ctx.idempotency_key,
+        client=client,
+        app=ctx.app,
+        fields={**ctx.fields, "patient_id": "../Practitioner/1"},
+    )
+    with pytest.raises(ActionError, match="not a FHIR id"):
+        await run(odd, "epic.read_patient", {})
+    assert apis.apps["epic"].calls == []
+
+
 async def test_an_empty_patient_search_is_refused_before_any_call(
     apis: AppApis, client: OutboundClient
 ) -> None:
@@ -395,6 +412,7 @@ async def test_an_empty_patient_search_is_refused_before_any_call(
     ("model", "data", "field"),
     [
         (ReadPatientInput, {"id": "not/an id"}, "id"),
+        (ReadPatientInput, {"id": ".."}, "id"),
         (ReadPatientInput, {"patient_id": "x"}, "patient_id"),
         (SearchPatientsInput, {"birthdate": "12/09/1987"}, "birthdate"),
         (SearchPatientsInput, {"family": "Lopez", "count": 0}, "count"),
