@@ -50,7 +50,9 @@ class PersonSearch(BaseModel):
 
     term: str = Field(min_length=2, max_length=255, description="What to look for (2+ chars)")
     fields: list[SearchField] = Field(
-        default_factory=lambda: list[SearchField](["email"]), min_length=1, description="Fields to search in"
+        default_factory=lambda: list[SearchField](["email"]),
+        min_length=1,
+        description="Fields to search in",
     )
     exact_match: bool = Field(default=True, description="Whole-value match only")
     limit: int = Field(default=10, ge=1, le=500, description="At most this many persons")
