@@ -153,7 +153,7 @@ async def test_hubspot_deal_and_note_are_associated_with_the_contact(
         "hubspot.create_deal",
         {
             "dealname": "Acme renewal",
-            "amount": 1500.5,
+            "amount": 2500000.5,
             "closedate": "2026-12-31T12:00:00+01:00",
             "contact_id": contact["id"],
         },
@@ -164,7 +164,7 @@ async def test_hubspot_deal_and_note_are_associated_with_the_contact(
         "dealname": "Acme renewal",
         "dealstage": "appointmentscheduled",
         "pipeline": "default",
-        "amount": "1500.5",
+        "amount": "2500000.5",
         "closedate": "2026-12-31T11:00:00.000Z",
     }
     assert call.body["associations"] == [

@@ -119,6 +119,11 @@ def _hubspot_time(moment: datetime) -> str:
     return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _number(value: float) -> str:
+    """A number as HubSpot's number properties take it: plain digits, never an exponent."""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
 def _object(body: Any) -> dict[str, Any]:
     """What a CRM object answer holds that matters: its id, properties and times."""
     return {k: body[k] for k in ("id", "properties", "createdAt", "updatedAt") if k in body}
@@ -155,7 +160,7 @@ async def create_deal(ctx: ActionContext, data: DealCreate) -> dict[str, Any]:
     properties = {**data.properties, "dealname": data.dealname, "dealstage": data.dealstage}
     properties["pipeline"] = data.pipeline
     if data.amount is not None:
-        properties["amount"] = f"{data.amount:g}"
+        properties["amount"] = _number(data.amount)
     if data.closedate is not None:
         properties["closedate"] = _hubspot_time(data.closedate)
     body: dict[str, Any] = {"properties": properties}
