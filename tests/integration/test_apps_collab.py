@@ -1,0 +1,141 @@
+"""Slack, Microsoft Teams, Google Sheets, Notion, Airtable and GitHub actions against fakes of
+their APIs (tests/fakes/apps): each action sends the provider's documented request (method,
+path, payload, credentials) and returns the useful part of its documented answer; provider
+errors become ActionErrors (unauthorized, fatal with the provider's message, retryable)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from pydantic import ValidationError
+
+from shared.connectors import ACTIONS
+from shared.connectors.base import ActionContext, ActionError
+from shared.connectors.catalog import load_catalog
+from shared.infra.outbound import OutboundClient
+from tests.fakes import StartFake
+from tests.fakes.apps import AppApis, AppState
+
+SLUGS = ["slack"]
+TOKEN = "good-access-token"
+
+
+@pytest.fixture
+async def apis(start_fake: StartFake) -> AppApis:
+    """Every app of this group faked on one server, each accepting TOKEN."""
+    apis = await start_fake(AppApis(SLUGS))
+    for state in apis.apps.values():
+        state.valid_credentials.add(TOKEN)
+    return apis
+
+
+def context(
+    apis: AppApis, client: OutboundClient, slug: str, *, token: str = TOKEN
+) -> ActionContext:
+    """A connection to ``slug`` whose API host is the fake (the catalog URL's path kept)."""
+    app = load_catalog().get(slug)
+    assert app is not None and app.api_base_url is not None
+    return ActionContext(
+        credentials={"access_token": token},
+        api_base_url=apis.api_url(slug) + urlsplit(app.api_base_url).path,
+        idempotency_key="step-key-1",
+        client=client,
+        app=app,
+    )
+
+
+async def run(ctx: ActionContext, name: str, data: dict[str, Any]) -> Any:
+    """Run the action ``name`` on ``data`` as a workflow step does."""
+    action = ACTIONS[name]
+    return await action.run(ctx, action.input_model.model_validate(data))
+
+
+async def failure(ctx: ActionContext, name: str, data: dict[str, Any]) -> ActionError:
+    """The ActionError running ``name`` raises."""
+    with pytest.raises(ActionError) as caught:
+        await run(ctx, name, data)
+    return caught.value
+
+
+def last(state: AppState) -> Any:
+    """The last call a fake received."""
+    assert state.calls
+    return state.calls[-1]
+
+
+# --- Slack -------------------------------------------------------------------------------
+
+
+async def test_slack_post_message_posts_json_with_the_bot_token(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "slack")
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Deal won*"}}]
+    out = await run(
+        ctx, "slack.post_message", {"channel": "#general", "text": "Deal won", "blocks": blocks}
+    )
+    call = last(apis.apps["slack"])
+    assert (call.method, call.path) == ("POST", "/api/chat.postMessage")
+    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert call.body == {"channel": "#general", "text": "Deal won", "blocks": blocks}
+    assert out["channel"] == "C0GENERAL1"  # Slack answers with the channel's id
+    assert out["ts"] and out["message"]["text"] == "Deal won"
+    assert apis.apps["slack"].data["messages"][-1]["channel"] == "C0GENERAL1"
+
+
+async def test_slack_errors_answered_with_http_200_become_action_errors(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    bad_token = context(apis, loopback_allowed, "slack", token="xoxb-revoked")
+    refused = await failure(bad_token, "slack.post_message", {"channel": "C0GENERAL1", "text": "x"})
+    assert refused.kind == "unauthorized"
+    assert "invalid_auth" in str(refused)
+
+    ctx = context(apis, loopback_allowed, "slack")
+    missing = await failure(ctx, "slack.post_message", {"channel": "#nope", "text": "x"})
+    assert (missing.kind, missing.status) == ("fatal", 200)
+    assert "channel_not_found" in str(missing)
+
+    apis.apps["slack"].data["rate_limited"] = "30"
+    limited = await failure(ctx, "slack.post_message", {"channel": "C0GENERAL1", "text": "x"})
+    assert (limited.kind, limited.status, limited.retry_after) == ("retryable", 429, 30.0)
+
+
+async def test_slack_list_channels_pages_with_the_cursor(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "slack")
+    first = await run(ctx, "slack.list_channels", {"limit": 1})
+    call = last(apis.apps["slack"])
+    assert (call.method, call.path) == ("GET", "/api/conversations.list")
+    assert call.query == {"types": "public_channel", "exclude_archived": "true", "limit": "1"}
+    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert [c["name"] for c in first["channels"]] == ["general"]
+    second = await run(ctx, "slack.list_channels", {"limit": 1, "cursor": first["next_cursor"]})
+    assert [c["name"] for c in second["channels"]] == ["random"]
+    assert second["next_cursor"] is None  # archived and private channels are not listed
+    everything = await run(
+        ctx,
+        "slack.list_channels",
+        {"types": ["public_channel", "private_channel"], "exclude_archived": False},
+    )
+    assert {c["name"] for c in everything["channels"]} == {"general", "random", "old-stuff", "secret"}
+
+
+async def test_slack_lookup_user_by_email(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "slack")
+    user = await run(ctx, "slack.lookup_user_by_email", {"email": "ada@example.com"})
+    call = last(apis.apps["slack"])
+    assert (call.method, call.path, call.query) == (
+        "GET",
+        "/api/users.lookupByEmail",
+        {"email": "ada@example.com"},
+    )
+    assert (user["id"], user["real_name"]) == ("U0ADA00001", "Ada Lovelace")
+    unknown = await failure(ctx, "slack.lookup_user_by_email", {"email": "bob@example.com"})
+    assert unknown.kind == "fatal"
+    assert "users_not_found" in str(unknown)
