@@ -18,7 +18,7 @@ from shared.infra.outbound import OutboundClient
 from tests.fakes import StartFake
 from tests.fakes.apps import AppApis, AppState
 
-SLUGS = ["slack"]
+SLUGS = ["slack", "microsoft_teams"]
 TOKEN = "good-access-token"
 
 
@@ -139,3 +139,67 @@ async def test_slack_lookup_user_by_email(
     unknown = await failure(ctx, "slack.lookup_user_by_email", {"email": "bob@example.com"})
     assert unknown.kind == "fatal"
     assert "users_not_found" in str(unknown)
+
+
+# --- Microsoft Teams (Graph) --------------------------------------------------------------
+
+TEAM_ID = "172b0cce-e65d-44ce-9a49-91d9f2e8493a"
+CHANNEL_ID = "19:4a95f7d8db4c4e7fae857bcebe0623e6@thread.tacv2"
+CHAT_ID = "19:8b081ef6-4792-4def-b2c9-c363a1bf41d5_5031bb31-22c0-4f6f-9f73-91d34ab2b32d@unq.gbl.spaces"
+
+
+async def test_teams_send_channel_message_posts_a_graph_chat_message(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "microsoft_teams")
+    out = await run(
+        ctx,
+        "microsoft_teams.send_channel_message",
+        {"team_id": TEAM_ID, "channel_id": CHANNEL_ID, "content": "<b>Deal won</b>"},
+    )
+    call = last(apis.apps["microsoft_teams"])
+    assert call.method == "POST"
+    assert call.path == f"/v1.0/teams/{TEAM_ID}/channels/{CHANNEL_ID}/messages"
+    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert call.body == {"body": {"contentType": "html", "content": "<b>Deal won</b>"}}
+    assert out["id"] and out["body"] == {"contentType": "html", "content": "<b>Deal won</b>"}
+    assert out["channelIdentity"] == {"teamId": TEAM_ID, "channelId": CHANNEL_ID}
+
+
+async def test_teams_send_chat_message_and_list_joined_teams(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "microsoft_teams")
+    sent = await run(
+        ctx,
+        "microsoft_teams.send_chat_message",
+        {"chat_id": CHAT_ID, "content": "hello", "content_type": "text"},
+    )
+    call = last(apis.apps["microsoft_teams"])
+    assert (call.method, call.path) == ("POST", f"/v1.0/chats/{CHAT_ID}/messages")
+    assert call.body == {"body": {"contentType": "text", "content": "hello"}}
+    assert sent["chatId"] == CHAT_ID and sent["body"]["content"] == "hello"
+
+    teams = await run(ctx, "microsoft_teams.list_joined_teams", {})
+    call = last(apis.apps["microsoft_teams"])
+    assert (call.method, call.path) == ("GET", "/v1.0/me/joinedTeams")
+    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert [(t["id"], t["displayName"]) for t in teams["teams"]] == [(TEAM_ID, "Contoso Sales")]
+
+
+async def test_teams_graph_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+    message = {"team_id": TEAM_ID, "channel_id": CHANNEL_ID, "content": "hi"}
+    expired = context(apis, loopback_allowed, "microsoft_teams", token="expired")
+    refused = await failure(expired, "microsoft_teams.send_channel_message", message)
+    assert (refused.kind, refused.status) == ("unauthorized", 401)
+
+    ctx = context(apis, loopback_allowed, "microsoft_teams")
+    unknown = await failure(
+        ctx, "microsoft_teams.send_channel_message", {**message, "channel_id": "19:gone@thread.tacv2"}
+    )
+    assert (unknown.kind, unknown.status) == ("fatal", 404)
+    assert "No team or channel found" in str(unknown)
+
+    apis.apps["microsoft_teams"].data["rate_limited"] = "7"
+    limited = await failure(ctx, "microsoft_teams.list_joined_teams", {})
+    assert (limited.kind, limited.retry_after) == ("retryable", 7.0)
