@@ -18,7 +18,7 @@ from shared.infra.outbound import OutboundClient
 from tests.fakes import StartFake
 from tests.fakes.apps import AppApis, AppState
 
-SLUGS = ["slack", "microsoft_teams"]
+SLUGS = ["slack", "microsoft_teams", "google_sheets"]
 TOKEN = "good-access-token"
 
 
@@ -203,3 +203,83 @@ async def test_teams_graph_errors(apis: AppApis, loopback_allowed: OutboundClien
     apis.apps["microsoft_teams"].data["rate_limited"] = "7"
     limited = await failure(ctx, "microsoft_teams.list_joined_teams", {})
     assert (limited.kind, limited.retry_after) == ("retryable", 7.0)
+
+
+# --- Google Sheets -----------------------------------------------------------------------
+
+SPREADSHEET_ID = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
+
+
+async def test_sheets_append_row_then_read_it_back(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "google_sheets")
+    appended = await run(
+        ctx,
+        "google_sheets.append_row",
+        {"spreadsheet_id": SPREADSHEET_ID, "range": "Sheet1!A:B", "values": ["Grace", 42]},
+    )
+    call = last(apis.apps["google_sheets"])
+    assert call.method == "POST"
+    assert call.path == f"/v4/spreadsheets/{SPREADSHEET_ID}/values/Sheet1!A:B:append"
+    assert call.query == {"valueInputOption": "USER_ENTERED", "insertDataOption": "INSERT_ROWS"}
+    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert call.body == {"range": "Sheet1!A:B", "majorDimension": "ROWS", "values": [["Grace", 42]]}
+    assert appended["updates"]["updatedRange"] == "Sheet1!A3:B3"
+    assert appended["updates"]["updatedRows"] == 1
+
+    read = await run(
+        ctx, "google_sheets.read_range", {"spreadsheet_id": SPREADSHEET_ID, "range": "Sheet1!A2:B3"}
+    )
+    call = last(apis.apps["google_sheets"])
+    assert (call.method, call.path) == ("GET", f"/v4/spreadsheets/{SPREADSHEET_ID}/values/Sheet1!A2:B3")
+    assert call.query == {"majorDimension": "ROWS", "valueRenderOption": "FORMATTED_VALUE"}
+    assert read == {
+        "range": "Sheet1!A2:B3",
+        "major_dimension": "ROWS",
+        "values": [["Ada", "ada@example.com"], ["Grace", 42]],
+    }
+
+
+async def test_sheets_create_spreadsheet_and_use_a_sheet_name_with_a_space(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "google_sheets")
+    created = await run(
+        ctx, "google_sheets.create_spreadsheet", {"title": "Pipeline", "sheet_titles": ["Q1 Leads"]}
+    )
+    call = last(apis.apps["google_sheets"])
+    assert (call.method, call.path) == ("POST", "/v4/spreadsheets")
+    assert call.body == {
+        "properties": {"title": "Pipeline"},
+        "sheets": [{"properties": {"title": "Q1 Leads"}}],
+    }
+    assert created["title"] == "Pipeline"
+    assert created["sheets"] == [{"sheet_id": 0, "title": "Q1 Leads"}]
+    assert created["spreadsheet_url"].endswith(f"/d/{created['spreadsheet_id']}/edit")
+
+    await run(
+        ctx,
+        "google_sheets.append_row",
+        {"spreadsheet_id": created["spreadsheet_id"], "range": "'Q1 Leads'", "values": ["x"]},
+    )
+    assert last(apis.apps["google_sheets"]).path.endswith("/values/'Q1 Leads':append")
+    read = await run(
+        ctx,
+        "google_sheets.read_range",
+        {"spreadsheet_id": created["spreadsheet_id"], "range": "'Q1 Leads'!A1:A1"},
+    )
+    assert read["values"] == [["x"]]
+
+
+async def test_sheets_google_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+    row = {"spreadsheet_id": SPREADSHEET_ID, "range": "Nowhere!A1", "values": ["x"]}
+    expired = context(apis, loopback_allowed, "google_sheets", token="expired")
+    refused = await failure(expired, "google_sheets.append_row", row)
+    assert (refused.kind, refused.status) == ("unauthorized", 401)
+
+    ctx = context(apis, loopback_allowed, "google_sheets")
+    invalid = await failure(ctx, "google_sheets.append_row", row)
+    assert (invalid.kind, invalid.status) == ("fatal", 400)
+    assert "Unable to parse range: Nowhere!A1" in str(invalid)
+    assert "INVALID_ARGUMENT" in str(invalid)
