@@ -18,7 +18,7 @@ from shared.infra.outbound import OutboundClient
 from tests.fakes import StartFake
 from tests.fakes.apps import AppApis, AppState
 
-SLUGS = ["slack", "microsoft_teams", "google_sheets"]
+SLUGS = ["slack", "microsoft_teams", "google_sheets", "notion"]
 TOKEN = "good-access-token"
 
 
@@ -121,12 +121,15 @@ async def test_slack_list_channels_pages_with_the_cursor(
         "slack.list_channels",
         {"types": ["public_channel", "private_channel"], "exclude_archived": False},
     )
-    assert {c["name"] for c in everything["channels"]} == {"general", "random", "old-stuff", "secret"}
+    assert {c["name"] for c in everything["channels"]} == {
+        "general",
+        "random",
+        "old-stuff",
+        "secret",
+    }
 
 
-async def test_slack_lookup_user_by_email(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
+async def test_slack_lookup_user_by_email(apis: AppApis, loopback_allowed: OutboundClient) -> None:
     ctx = context(apis, loopback_allowed, "slack")
     user = await run(ctx, "slack.lookup_user_by_email", {"email": "ada@example.com"})
     call = last(apis.apps["slack"])
@@ -145,7 +148,9 @@ async def test_slack_lookup_user_by_email(
 
 TEAM_ID = "172b0cce-e65d-44ce-9a49-91d9f2e8493a"
 CHANNEL_ID = "19:4a95f7d8db4c4e7fae857bcebe0623e6@thread.tacv2"
-CHAT_ID = "19:8b081ef6-4792-4def-b2c9-c363a1bf41d5_5031bb31-22c0-4f6f-9f73-91d34ab2b32d@unq.gbl.spaces"
+CHAT_ID = (
+    "19:8b081ef6-4792-4def-b2c9-c363a1bf41d5_5031bb31-22c0-4f6f-9f73-91d34ab2b32d@unq.gbl.spaces"
+)
 
 
 async def test_teams_send_channel_message_posts_a_graph_chat_message(
@@ -195,7 +200,9 @@ async def test_teams_graph_errors(apis: AppApis, loopback_allowed: OutboundClien
 
     ctx = context(apis, loopback_allowed, "microsoft_teams")
     unknown = await failure(
-        ctx, "microsoft_teams.send_channel_message", {**message, "channel_id": "19:gone@thread.tacv2"}
+        ctx,
+        "microsoft_teams.send_channel_message",
+        {**message, "channel_id": "19:gone@thread.tacv2"},
     )
     assert (unknown.kind, unknown.status) == ("fatal", 404)
     assert "No team or channel found" in str(unknown)
@@ -232,7 +239,10 @@ async def test_sheets_append_row_then_read_it_back(
         ctx, "google_sheets.read_range", {"spreadsheet_id": SPREADSHEET_ID, "range": "Sheet1!A2:B3"}
     )
     call = last(apis.apps["google_sheets"])
-    assert (call.method, call.path) == ("GET", f"/v4/spreadsheets/{SPREADSHEET_ID}/values/Sheet1!A2:B3")
+    assert (call.method, call.path) == (
+        "GET",
+        f"/v4/spreadsheets/{SPREADSHEET_ID}/values/Sheet1!A2:B3",
+    )
     assert call.query == {"majorDimension": "ROWS", "valueRenderOption": "FORMATTED_VALUE"}
     assert read == {
         "range": "Sheet1!A2:B3",
@@ -283,3 +293,113 @@ async def test_sheets_google_errors(apis: AppApis, loopback_allowed: OutboundCli
     assert (invalid.kind, invalid.status) == ("fatal", 400)
     assert "Unable to parse range: Nowhere!A1" in str(invalid)
     assert "INVALID_ARGUMENT" in str(invalid)
+
+
+# --- Notion ------------------------------------------------------------------------------
+
+DATABASE_ID = "d9824bdc-8445-4327-be8b-5b47500af6ce"
+PAGE_ID = "59833787-2cf9-4fdf-8782-e53db20768a5"
+
+
+async def test_notion_create_page_in_a_database_then_query_it(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "notion")
+    status = {"select": {"name": "New"}}
+    page = await run(
+        ctx,
+        "notion.create_page",
+        {
+            "parent_id": DATABASE_ID.replace("-", ""),
+            "title": "Acme Corp",
+            "properties": {"Status": status},
+            "paragraphs": ["Met at the fair."],
+        },
+    )
+    call = last(apis.apps["notion"])
+    assert (call.method, call.path) == ("POST", "/v1/pages")
+    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert call.headers["Notion-Version"] == "2022-06-28"
+    assert call.body == {
+        "parent": {"database_id": DATABASE_ID.replace("-", "")},
+        "properties": {
+            "Status": status,
+            "Name": {"title": [{"type": "text", "text": {"content": "Acme Corp"}}]},
+        },
+        "children": [
+            {
+                "object": "block",
+                "type": "paragraph",
+                "paragraph": {
+                    "rich_text": [{"type": "text", "text": {"content": "Met at the fair."}}]
+                },
+            }
+        ],
+    }
+    assert page["id"] and page["url"].startswith("https://www.notion.so/")
+    assert page["parent"] == {"type": "database_id", "database_id": DATABASE_ID}
+
+    found = await run(
+        ctx,
+        "notion.query_database",
+        {
+            "database_id": DATABASE_ID,
+            "filter": {"property": "Status", "select": {"equals": "New"}},
+            "page_size": 10,
+        },
+    )
+    call = last(apis.apps["notion"])
+    assert (call.method, call.path) == ("POST", f"/v1/databases/{DATABASE_ID}/query")
+    assert call.body == {
+        "filter": {"property": "Status", "select": {"equals": "New"}},
+        "page_size": 10,
+    }
+    assert call.headers["Notion-Version"] == "2022-06-28"
+    assert [p["id"] for p in found["results"]] == [page["id"]]
+    assert (found["next_cursor"], found["has_more"]) == (None, False)
+
+
+async def test_notion_create_page_below_a_page_and_append_blocks(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "notion")
+    page = await run(
+        ctx, "notion.create_page", {"parent_id": PAGE_ID, "parent_type": "page", "title": "Notes"}
+    )
+    assert last(apis.apps["notion"]).body["properties"] == {
+        "title": {"title": [{"type": "text", "text": {"content": "Notes"}}]}
+    }
+    appended = await run(
+        ctx, "notion.append_blocks", {"block_id": page["id"], "paragraphs": ["one", "two"]}
+    )
+    call = last(apis.apps["notion"])
+    assert (call.method, call.path) == ("PATCH", f"/v1/blocks/{page['id']}/children")
+    assert [c["paragraph"]["rich_text"][0]["text"]["content"] for c in call.body["children"]] == [
+        "one",
+        "two",
+    ]
+    assert [b["type"] for b in appended["results"]] == ["paragraph", "paragraph"]
+    assert all(b["id"] for b in appended["results"])
+
+
+async def test_notion_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+    expired = context(apis, loopback_allowed, "notion", token="expired")
+    refused = await failure(expired, "notion.query_database", {"database_id": DATABASE_ID})
+    assert (refused.kind, refused.status) == ("unauthorized", 401)
+
+    ctx = context(apis, loopback_allowed, "notion")
+    invalid = await failure(
+        ctx,
+        "notion.create_page",
+        {
+            "parent_id": DATABASE_ID,
+            "title": "x",
+            "properties": {"Stage": {"select": {"name": "A"}}},
+        },
+    )
+    assert (invalid.kind, invalid.status) == ("fatal", 400)
+    assert "Stage is not a property that exists." in str(invalid)
+
+    apis.apps["notion"].data["rate_limited"] = "2"
+    limited = await failure(ctx, "notion.query_database", {"database_id": DATABASE_ID})
+    assert (limited.kind, limited.retry_after) == ("retryable", 2.0)
