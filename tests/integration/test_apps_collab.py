@@ -18,7 +18,7 @@ from shared.infra.outbound import OutboundClient
 from tests.fakes import StartFake
 from tests.fakes.apps import AppApis, AppState
 
-SLUGS = ["slack", "microsoft_teams", "google_sheets", "notion"]
+SLUGS = ["slack", "microsoft_teams", "google_sheets", "notion", "airtable"]
 TOKEN = "good-access-token"
 
 
@@ -403,3 +403,90 @@ async def test_notion_errors(apis: AppApis, loopback_allowed: OutboundClient) ->
     apis.apps["notion"].data["rate_limited"] = "2"
     limited = await failure(ctx, "notion.query_database", {"database_id": DATABASE_ID})
     assert (limited.kind, limited.retry_after) == ("retryable", 2.0)
+
+
+# --- Airtable ----------------------------------------------------------------------------
+
+BASE_ID = "appLkNDICXNqxSDhG"
+TABLE_ID = "tblrEBL7jEnF0lPIb"
+
+
+async def test_airtable_create_list_and_update_records(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "airtable")
+    created = await run(
+        ctx,
+        "airtable.create_records",
+        {
+            "base_id": BASE_ID,
+            "table": "Sales Leads",
+            "records": [{"Name": "Acme", "Seats": "12"}, {"Name": "Globex"}],
+            "typecast": True,
+        },
+    )
+    call = last(apis.apps["airtable"])
+    assert (call.method, call.path) == ("POST", f"/v0/{BASE_ID}/Sales Leads")
+    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert call.body == {
+        "records": [{"fields": {"Name": "Acme", "Seats": "12"}}, {"fields": {"Name": "Globex"}}],
+        "typecast": True,
+    }
+    assert [r["fields"] for r in created["records"]] == [
+        {"Name": "Acme", "Seats": 12.0},  # typecast turned the string into a number
+        {"Name": "Globex"},
+    ]
+    acme_id = created["records"][0]["id"]
+
+    first = await run(
+        ctx, "airtable.list_records", {"base_id": BASE_ID, "table": TABLE_ID, "page_size": 1}
+    )
+    call = last(apis.apps["airtable"])
+    assert (call.method, call.path, call.query) == (
+        "GET",
+        f"/v0/{BASE_ID}/{TABLE_ID}",
+        {"pageSize": "1"},
+    )
+    assert [r["id"] for r in first["records"]] == [acme_id]
+    second = await run(
+        ctx,
+        "airtable.list_records",
+        {"base_id": BASE_ID, "table": TABLE_ID, "page_size": 1, "offset": first["offset"]},
+    )
+    assert [r["fields"]["Name"] for r in second["records"]] == ["Globex"]
+    assert second["offset"] is None
+
+    updated = await run(
+        ctx,
+        "airtable.update_record",
+        {
+            "base_id": BASE_ID,
+            "table": "Sales Leads",
+            "record_id": acme_id,
+            "fields": {"Status": "Won"},
+        },
+    )
+    call = last(apis.apps["airtable"])
+    assert (call.method, call.path) == ("PATCH", f"/v0/{BASE_ID}/Sales Leads/{acme_id}")
+    assert call.body == {"fields": {"Status": "Won"}, "typecast": False}
+    assert updated["fields"] == {"Name": "Acme", "Seats": 12.0, "Status": "Won"}
+
+
+async def test_airtable_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+    create = {"base_id": BASE_ID, "table": "Sales Leads", "records": [{"Name": "Acme"}]}
+    expired = context(apis, loopback_allowed, "airtable", token="expired")
+    refused = await failure(expired, "airtable.create_records", create)
+    assert (refused.kind, refused.status) == ("unauthorized", 401)
+
+    ctx = context(apis, loopback_allowed, "airtable")
+    invalid = await failure(
+        ctx, "airtable.create_records", {**create, "records": [{"Name": "Acme", "Seats": "many"}]}
+    )
+    assert (invalid.kind, invalid.status) == ("fatal", 422)
+    assert "INVALID_VALUE_FOR_COLUMN" in str(invalid)
+    assert 'Field "Seats" cannot accept the provided value' in str(invalid)
+
+    # Airtable sends no Retry-After: it documents a 30 second wait.
+    apis.apps["airtable"].data["rate_limited"] = True
+    limited = await failure(ctx, "airtable.list_records", {"base_id": BASE_ID, "table": TABLE_ID})
+    assert (limited.kind, limited.status, limited.retry_after) == ("retryable", 429, 30.0)
