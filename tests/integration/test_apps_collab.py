@@ -5,6 +5,7 @@ errors become ActionErrors (unauthorized, fatal with the provider's message, ret
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ from shared.infra.outbound import OutboundClient
 from tests.fakes import StartFake
 from tests.fakes.apps import AppApis, AppState
 
-SLUGS = ["slack", "microsoft_teams", "google_sheets", "notion", "airtable"]
+SLUGS = ["slack", "microsoft_teams", "google_sheets", "notion", "airtable", "github"]
 TOKEN = "good-access-token"
 
 
@@ -490,3 +491,92 @@ async def test_airtable_errors(apis: AppApis, loopback_allowed: OutboundClient) 
     apis.apps["airtable"].data["rate_limited"] = True
     limited = await failure(ctx, "airtable.list_records", {"base_id": BASE_ID, "table": TABLE_ID})
     assert (limited.kind, limited.status, limited.retry_after) == ("retryable", 429, 30.0)
+
+
+# --- GitHub ------------------------------------------------------------------------------
+
+
+async def test_github_create_issue_and_comment_on_it(
+    apis: AppApis, loopback_allowed: OutboundClient
+) -> None:
+    ctx = context(apis, loopback_allowed, "github")
+    issue = await run(
+        ctx,
+        "github.create_issue",
+        {
+            "owner": "octo-org",
+            "repo": "hello-world",
+            "title": "Customer reported a bug",
+            "body": "Steps to reproduce…",
+            "labels": ["bug"],
+            "assignees": ["hubot"],
+        },
+    )
+    call = last(apis.apps["github"])
+    assert (call.method, call.path) == ("POST", "/repos/octo-org/hello-world/issues")
+    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert call.headers["Accept"] == "application/vnd.github+json"
+    assert call.headers["X-GitHub-Api-Version"] == "2022-11-28"
+    assert call.body == {
+        "title": "Customer reported a bug",
+        "body": "Steps to reproduce…",
+        "labels": ["bug"],
+        "assignees": ["hubot"],
+    }
+    assert issue["number"] == 1 and issue["state"] == "open"
+    assert issue["html_url"] == "https://github.com/octo-org/hello-world/issues/1"
+    assert (issue["labels"], issue["assignees"]) == (["bug"], ["hubot"])
+
+    comment = await run(
+        ctx,
+        "github.add_issue_comment",
+        {"owner": "octo-org", "repo": "hello-world", "issue_number": 1, "body": "On it."},
+    )
+    call = last(apis.apps["github"])
+    assert (call.method, call.path) == ("POST", "/repos/octo-org/hello-world/issues/1/comments")
+    assert call.body == {"body": "On it."}
+    assert comment["body"] == "On it."
+    assert comment["html_url"].startswith(issue["html_url"] + "#issuecomment-")
+
+
+async def test_github_list_repos(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+    ctx = context(apis, loopback_allowed, "github")
+    listed = await run(ctx, "github.list_repos", {"visibility": "private", "per_page": 50})
+    call = last(apis.apps["github"])
+    assert (call.method, call.path) == ("GET", "/user/repos")
+    assert call.query == {
+        "visibility": "private",
+        "sort": "full_name",
+        "per_page": "50",
+        "page": "1",
+    }
+    assert listed["repositories"] == [
+        {
+            "id": 1296270,
+            "name": "secret-plans",
+            "full_name": "octocat/secret-plans",
+            "owner": "octocat",
+            "private": True,
+            "html_url": "https://github.com/octocat/secret-plans",
+            "default_branch": "main",
+        }
+    ]
+
+
+async def test_github_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+    issue = {"owner": "octo-org", "repo": "hello-world", "title": "x"}
+    expired = context(apis, loopback_allowed, "github", token="gho_revoked")
+    refused = await failure(expired, "github.create_issue", issue)
+    assert (refused.kind, refused.status) == ("unauthorized", 401)
+
+    ctx = context(apis, loopback_allowed, "github")
+    invalid = await failure(ctx, "github.create_issue", {**issue, "assignees": ["stranger"]})
+    assert (invalid.kind, invalid.status) == ("fatal", 422)
+    assert "Validation Failed" in str(invalid) and "'field': 'assignees'" in str(invalid)
+
+    # The primary rate limit: 403 with x-ratelimit-remaining 0, retry when it resets.
+    reset = int(time.time()) + 120
+    apis.apps["github"].data["rate_limit_reset"] = reset
+    limited = await failure(ctx, "github.list_repos", {})
+    assert (limited.kind, limited.status) == ("retryable", 403)
+    assert limited.retry_after is not None and 100 < limited.retry_after <= 120
