@@ -580,3 +580,90 @@ async def test_github_errors(apis: AppApis, loopback_allowed: OutboundClient) ->
     limited = await failure(ctx, "github.list_repos", {})
     assert (limited.kind, limited.status) == ("retryable", 403)
     assert limited.retry_after is not None and 100 < limited.retry_after <= 120
+
+
+# --- Inputs ------------------------------------------------------------------------------
+
+_MESSAGE = {"team_id": TEAM_ID, "channel_id": CHANNEL_ID, "content": "hi"}
+_CREATE = {"base_id": BASE_ID, "table": "Sales Leads"}
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "says"),
+    [
+        ("slack.post_message", {"channel": "C0GENERAL1"}, "give text, blocks, or both"),
+        ("slack.list_channels", {"types": ["dm"]}, "Input should be 'public_channel'"),
+        ("slack.lookup_user_by_email", {"email": "ada"}, "String should match pattern"),
+        (
+            "microsoft_teams.send_channel_message",
+            {**_MESSAGE, "team_id": "sales"},
+            "String should match pattern",
+        ),
+        (
+            "microsoft_teams.send_chat_message",
+            {"chat_id": "../me/chats", "content": "hi"},
+            "String should match pattern",
+        ),
+        ("microsoft_teams.list_joined_teams", {"top": 5}, "Extra inputs are not permitted"),
+        (
+            "google_sheets.append_row",
+            {"spreadsheet_id": SPREADSHEET_ID, "range": "Sheet1", "values": []},
+            "List should have at least 1 item",
+        ),
+        (
+            "google_sheets.read_range",
+            {"spreadsheet_id": "../drive", "range": "A1"},
+            "String should match pattern",
+        ),
+        ("google_sheets.create_spreadsheet", {"title": ""}, "at least 1 character"),
+        ("notion.create_page", {"parent_id": DATABASE_ID}, "give a title or properties"),
+        (
+            "notion.query_database",
+            {"database_id": DATABASE_ID, "page_size": 101},
+            "less than or equal to 100",
+        ),
+        (
+            "notion.append_blocks",
+            {"block_id": PAGE_ID, "paragraphs": ["a"], "children": [{"type": "divider"}]},
+            "give either paragraphs or children",
+        ),
+        (
+            "airtable.create_records",
+            {**_CREATE, "records": [{"Name": str(i)} for i in range(11)]},
+            "at most 10 items",
+        ),
+        ("airtable.list_records", {**_CREATE, "base_id": "base1"}, "String should match pattern"),
+        (
+            "airtable.update_record",
+            {**_CREATE, "record_id": "rec00000000000001", "fields": {}},
+            "at least 1 item",
+        ),
+        (
+            "github.create_issue",
+            {"owner": "octo-org", "repo": "..", "title": "x"},
+            "not a repository name",
+        ),
+        (
+            "github.add_issue_comment",
+            {"owner": "octo-org", "repo": "hello-world", "issue_number": 0, "body": "x"},
+            "greater than or equal to 1",
+        ),
+        ("github.list_repos", {"per_page": 500}, "less than or equal to 100"),
+    ],
+)
+def test_each_input_model_rejects_a_bad_input_clearly(
+    name: str, data: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        ACTIONS[name].input_model.model_validate(data)
+    assert says in str(caught.value)
+
+
+def test_every_action_of_these_apps_is_typed_strictly_and_named_after_its_app() -> None:
+    names = {name for name, action in ACTIONS.items() if action.app in SLUGS}
+    assert len(names) == 18
+    for name in names:
+        action = ACTIONS[name]
+        assert name.startswith(f"{action.app}.")
+        assert action.input_model.model_config.get("extra") == "forbid"
+        assert action.description
