@@ -37,7 +37,8 @@ def context(
 ) -> ActionContext:
     """A connection to ``slug`` whose API host is the fake (the catalog URL's path kept)."""
     app = load_catalog().get(slug)
-    assert app is not None and app.api_base_url is not None
+    assert app is not None
+    assert app.api_base_url is not None
     return ActionContext(
         credentials={"access_token": token},
         api_base_url=apis.api_url(slug) + urlsplit(app.api_base_url).path,
@@ -82,7 +83,8 @@ async def test_slack_post_message_posts_json_with_the_bot_token(
     assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert call.body == {"channel": "#general", "text": "Deal won", "blocks": blocks}
     assert out["channel"] == "C0GENERAL1"  # Slack answers with the channel's id
-    assert out["ts"] and out["message"]["text"] == "Deal won"
+    assert out["ts"]
+    assert out["message"]["text"] == "Deal won"
     assert apis.apps["slack"].data["messages"][-1]["channel"] == "C0GENERAL1"
 
 
@@ -168,7 +170,8 @@ async def test_teams_send_channel_message_posts_a_graph_chat_message(
     assert call.path == f"/v1.0/teams/{TEAM_ID}/channels/{CHANNEL_ID}/messages"
     assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert call.body == {"body": {"contentType": "html", "content": "<b>Deal won</b>"}}
-    assert out["id"] and out["body"] == {"contentType": "html", "content": "<b>Deal won</b>"}
+    assert out["id"]
+    assert out["body"] == {"contentType": "html", "content": "<b>Deal won</b>"}
     assert out["channelIdentity"] == {"teamId": TEAM_ID, "channelId": CHANNEL_ID}
 
 
@@ -184,7 +187,8 @@ async def test_teams_send_chat_message_and_list_joined_teams(
     call = last(apis.apps["microsoft_teams"])
     assert (call.method, call.path) == ("POST", f"/v1.0/chats/{CHAT_ID}/messages")
     assert call.body == {"body": {"contentType": "text", "content": "hello"}}
-    assert sent["chatId"] == CHAT_ID and sent["body"]["content"] == "hello"
+    assert sent["chatId"] == CHAT_ID
+    assert sent["body"]["content"] == "hello"
 
     teams = await run(ctx, "microsoft_teams.list_joined_teams", {})
     call = last(apis.apps["microsoft_teams"])
@@ -337,7 +341,8 @@ async def test_notion_create_page_in_a_database_then_query_it(
             }
         ],
     }
-    assert page["id"] and page["url"].startswith("https://www.notion.so/")
+    assert page["id"]
+    assert page["url"].startswith("https://www.notion.so/")
     assert page["parent"] == {"type": "database_id", "database_id": DATABASE_ID}
 
     found = await run(
@@ -523,7 +528,8 @@ async def test_github_create_issue_and_comment_on_it(
         "labels": ["bug"],
         "assignees": ["hubot"],
     }
-    assert issue["number"] == 1 and issue["state"] == "open"
+    assert issue["number"] == 1
+    assert issue["state"] == "open"
     assert issue["html_url"] == "https://github.com/octo-org/hello-world/issues/1"
     assert (issue["labels"], issue["assignees"]) == (["bug"], ["hubot"])
 
@@ -572,14 +578,16 @@ async def test_github_errors(apis: AppApis, loopback_allowed: OutboundClient) ->
     ctx = context(apis, loopback_allowed, "github")
     invalid = await failure(ctx, "github.create_issue", {**issue, "assignees": ["stranger"]})
     assert (invalid.kind, invalid.status) == ("fatal", 422)
-    assert "Validation Failed" in str(invalid) and "'field': 'assignees'" in str(invalid)
+    assert "Validation Failed" in str(invalid)
+    assert "'field': 'assignees'" in str(invalid)
 
     # The primary rate limit: 403 with x-ratelimit-remaining 0, retry when it resets.
     reset = int(time.time()) + 120
     apis.apps["github"].data["rate_limit_reset"] = reset
     limited = await failure(ctx, "github.list_repos", {})
     assert (limited.kind, limited.status) == ("retryable", 403)
-    assert limited.retry_after is not None and 100 < limited.retry_after <= 120
+    assert limited.retry_after is not None
+    assert 100 < limited.retry_after <= 120
 
 
 # --- Inputs ------------------------------------------------------------------------------

@@ -112,7 +112,12 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
         if not text and not blocks:
             return _fail("no_text")
         ts = f"1700000000.{next(_ts):06d}"
-        message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts}
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "ts": ts,
+        }
         message |= {k: v for k, v in (("text", text), ("blocks", blocks)) if v is not None}
         if "thread_ts" in arguments:
             message["thread_ts"] = arguments["thread_ts"]
