@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.connectors.base import Action, ActionContext, result_of
 
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-# Channel and chat ids look like "19:abc…@thread.tacv2": no slash, no dot-only segment.
-_THREAD_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,254}$"
+# Channel and chat ids are thread ids: "19:abc…@thread.tacv2", "19:…@unq.gbl.spaces", and
+# "48:notes" for the chat with oneself (never a slash, so one path segment).
+_THREAD_ID = r"^\d{2}:[A-Za-z0-9_.:@-]{1,250}$"
 
 
 class SendChannelMessageInput(BaseModel):

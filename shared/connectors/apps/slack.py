@@ -34,9 +34,11 @@ def slack_result(response: OutboundResponse) -> dict[str, Any]:
         return body
     error = str(body.get("error", "unknown_error"))
     if error in _TOKEN_ERRORS:
-        raise ActionError("unauthorized", f"Slack refused the token: {error}", status=401)
+        raise ActionError(
+            "unauthorized", f"Slack refused the token: {error}", status=response.status
+        )
     if error == "ratelimited":
-        raise ActionError("retryable", "Slack is rate limiting: ratelimited", status=429)
+        raise ActionError("retryable", "Slack is rate limiting", status=response.status)
     raise ActionError("fatal", f"Slack refused the call: {error}", status=response.status)
 
 
