@@ -15,7 +15,8 @@ from shared.infra.outbound import OutboundResponse
 _TOKEN_ERRORS = frozenset(
     {"not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired"}
 )
-ConversationType = Literal["public_channel", "private_channel", "mpim", "im"]
+# The catalog's scopes cover channels (channels:read, groups:read), not DMs (im:read, mpim:read).
+ConversationType = Literal["public_channel", "private_channel"]
 
 
 def _public_channels() -> list[ConversationType]:
