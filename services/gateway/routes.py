@@ -11,7 +11,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from services.gateway.endpoints import Access, Call, Endpoint, HandlerResult, aiohttp_handler
+from services.gateway.endpoints import (
+    Access,
+    Call,
+    Endpoint,
+    HandlerResult,
+    aiohttp_handler,
+    shaped_error,
+)
 from services.gateway.faces import cobalt_js, emr, gocobalt, vital
 from services.gateway.middlewares import GUARD, Guard
 from services.gateway.openapi import build_openapi
@@ -121,6 +128,8 @@ def setup_routes(app: web.Application) -> None:
         handler = aiohttp_handler(_rate_limited(endpoint, guard))
         for path in (endpoint.path, *endpoint.aliases):
             app.router.add_route(endpoint.method, path, handler)
+        if endpoint.errors is not None:
+            guard.error_renderers[handler] = functools.partial(shaped_error, endpoint.errors)
     spec = orjson.dumps(build_openapi(endpoints, title="Linkport API", version=version("linkport")))
 
     async def openapi_json(_: web.Request) -> web.Response:
