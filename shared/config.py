@@ -167,6 +167,8 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(default=15.0, gt=0)
     webhook_endpoint_concurrency: PositiveInt = 8
     webhook_disable_after_days: float = Field(default=5.0, gt=0)
+    # Messages (the event log) and their deliveries are kept this long once settled.
+    webhook_retention_days: float = Field(default=30.0, gt=0)
 
     # Production: managed services, observability, shutdown (issue 13; deploy/README.md).
     # PostgreSQL over TLS: "disable", "require" (encrypted, unverified), "verify-ca" (the

@@ -11,8 +11,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from services.gateway.endpoints import Access, Call, Endpoint, HandlerResult, aiohttp_handler
-from services.gateway.faces import cobalt_js, gocobalt, vital
+from services.gateway.endpoints import (
+    Access,
+    Call,
+    Endpoint,
+    HandlerResult,
+    aiohttp_handler,
+    shaped_error,
+)
+from services.gateway.faces import cobalt_js, emr, gocobalt, vital
 from services.gateway.middlewares import GUARD, Guard
 from services.gateway.openapi import build_openapi
 from services.gateway.pages import assets, link, sandbox
@@ -52,6 +59,7 @@ ROUTERS = (
     client_settings.router,
     api_keys.router,
     webhooks.router,
+    emr.router,
     vital.token_router,
     vital.router,
     gocobalt.router,
@@ -122,6 +130,8 @@ def setup_routes(app: web.Application) -> None:
         handler = aiohttp_handler(_rate_limited(endpoint, guard))
         for path in (endpoint.path, *endpoint.aliases):
             app.router.add_route(endpoint.method, path, handler)
+        if endpoint.errors is not None:
+            guard.error_renderers[handler] = functools.partial(shaped_error, endpoint.errors)
     spec = orjson.dumps(build_openapi(endpoints, title="Linkport API", version=version("linkport")))
 
     async def openapi_json(_: web.Request) -> web.Response:
