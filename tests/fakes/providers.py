@@ -15,7 +15,8 @@
   challenge; refresh tokens single-use when the app's ``refresh_rotates``. Answers are wrapped
   per ``token_response_path`` and carry the app's ``token_fields`` and account id; refusals
   are in the app's own style (:data:`ERROR_STYLES`).
-- ``POST /{slug}/oauth/revoke``: RFC 7009, recorded.
+- ``/{slug}/oauth/revoke``: RFC 7009 and the catalog's variants (``revoke_method``,
+  ``revoke_param``, ``revoke_request_format``, ``{token}`` in the path); recorded.
 - With ``smart[slug] = True``: ``{any FHIR base below /{slug}/api}/.well-known/
   smart-configuration`` naming ``/{slug}/smart/…`` endpoints (the same handlers, counted
   apart, so a test sees the discovered ones were used).
@@ -121,7 +122,8 @@ class FakeProviders(AppApis):
             for kind in ("oauth", "smart"):
                 router.add_get(f"/{slug}/{kind}/authorize", self._authorize)
                 router.add_post(f"/{slug}/{kind}/token", self._token)
-                router.add_post(f"/{slug}/{kind}/revoke", self._revoke)
+                # Any method, the token in the path, query, form or JSON body (revoke_* quirks).
+                router.add_route("*", f"/{slug}/{kind}/revoke{{token:(/[^/]+)?}}", self._revoke)
             router.add_get(
                 f"/{slug}/api{{base:.*}}/.well-known/smart-configuration", self._smart_configuration
             )
@@ -311,12 +313,18 @@ class FakeProviders(AppApis):
 
     async def _revoke(self, request: web.Request) -> web.Response:
         slug = self._slug(request)
+        spec = self._spec(slug)
         provider = self.providers[slug]
-        params = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        params = dict(request.query)
+        if request.content_type == "application/json":
+            body = await request.json()
+            params |= {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
+        elif request.can_read_body:
+            params |= {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
         provider.revocations.append(
             Received(slug, request.path, params, request.headers.get("Authorization"))
         )
-        token = params.get("token", "")
+        token = request.match_info["token"].lstrip("/") or params.get(spec.revoke_param, "")
         self.apps[slug].valid_credentials.discard(token)
         provider.refresh_tokens.pop(token, None)
         return web.Response(status=200)
@@ -372,7 +380,8 @@ def rewrite_catalog(catalog: Catalog, fake_url: str, folder: Path) -> Path:
             oauth["authorize_url"] = f"{fake_url}/{app.slug}/oauth/authorize"
             oauth["token_url"] = f"{fake_url}/{app.slug}/oauth/token"
             if app.oauth.revoke_url:
-                oauth["revoke_url"] = f"{fake_url}/{app.slug}/oauth/revoke"
+                in_path = "/{token}" if "{token}" in app.oauth.revoke_url else ""
+                oauth["revoke_url"] = f"{fake_url}/{app.slug}/oauth/revoke{in_path}"
         (folder / f"{app.slug}.toml").write_text(_toml(data))
     return folder
 

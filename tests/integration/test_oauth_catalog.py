@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
 
+from shared.connectors.catalog import load_catalog
 from shared.infra import db
 from tests.fakes.server import StartFake
 from tests.helpers import AppFactory
@@ -146,3 +148,44 @@ async def test_a_code_the_provider_refuses_ends_the_flow_in_error(
     assert world.app(slug).name in back["error_description"]
     assert world.fake.state(slug).token_calls["authorization_code"] == 1
     assert await pool.fetchval("SELECT count(*) FROM connections") == 0
+
+
+def _revocable_apps() -> list[str]:
+    return [
+        slug
+        for slug in third_party_oauth_apps()
+        if (spec := load_catalog().get(slug)) and spec.oauth and spec.oauth.revoke_url
+    ]
+
+
+@pytest.mark.parametrize("slug", _revocable_apps())
+async def test_the_fake_revokes_as_the_app_documents(
+    world: OAuthWorld, browser: Browser, slug: str
+) -> None:
+    """The fake's revocation endpoint takes each app's revoke_* quirks (for revocation tests)."""
+    await world.acme.call("POST", "/v1/linked-accounts", {"linked_account_id": "user-1"})
+    consent = await _consent(world, browser, slug)
+    final = await browser.get(consent.location or "")
+    creds = await stored_credentials(world, _query(final.location or "")["connection_id"])
+    spec = world.app(slug).oauth
+    assert spec is not None
+    assert spec.revoke_url is not None
+    token = creds[spec.revoke_token] or creds["access_token"]
+    url = spec.revoke_url.replace("{token}", token)
+    payload = {} if "{token}" in spec.revoke_url else {spec.revoke_param: token}
+    async with aiohttp.ClientSession() as session:
+        if spec.revoke_method == "GET":
+            sent = session.get(url, params=payload)
+        elif spec.revoke_request_format == "json":
+            sent = session.request(spec.revoke_method, url, json=payload)
+        else:
+            sent = session.request(spec.revoke_method, url, data=payload)
+        async with sent as reply:
+            assert reply.status == 200
+
+    [revoked] = world.fake.state(slug).revocations
+    assert revoked.path.endswith(f"/{token}") or token in revoked.params.values()
+    if spec.revoke_token == "access_token":
+        assert token not in world.fake.apps[slug].valid_credentials
+    else:
+        assert token not in world.fake.state(slug).refresh_tokens
