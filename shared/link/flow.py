@@ -28,6 +28,7 @@ import asyncpg
 import orjson
 from redis.asyncio import Redis
 
+from shared.accounts import service as accounts
 from shared.apps import service as apps
 from shared.caches import Caches
 from shared.clients import service as client_settings
@@ -436,6 +437,18 @@ async def complete_oauth(
     app = catalog.get(record.app)
     assert app is not None
     assert app.oauth is not None
+    if record.headless is not None and not await accounts.grant_is_current(
+        pool=pool, caches=caches, grant=record.headless
+    ):  # the account was deleted (or deleted and created again) since the URL was made
+        return await fail(
+            pool=pool,
+            redis=redis,
+            caches=caches,
+            session_id=session_id,
+            session=session,
+            code=FlowErrorCode.CONNECTION_GONE,
+            description="The account this sign-in was for no longer exists.",
+        )
     if error is not None or not code:
         denied = error == "access_denied"
         return await fail(

@@ -200,3 +200,20 @@ async def test_secret_key_authentication_is_required(world: OAuthWorld) -> None:
         auth="none",
     )
     assert anonymous.status == 401
+
+
+async def test_an_account_deleted_meanwhile_ends_the_flow_in_error(
+    world: OAuthWorld, browser: Browser, pool: db.Pool
+) -> None:
+    await enable(world, APP)
+    created = await oauth_url(world.acme, redirect_url=REDIRECT)
+    back = await consent(world, browser, created.body["authorize_url"])
+    deleted = await world.acme.call("DELETE", "/v1/linked-accounts/user-1")
+    assert deleted.status in (200, 204), deleted.body
+    await world.acme.call("POST", "/v1/linked-accounts", {"linked_account_id": "user-1"})
+
+    final = await browser.get(back.location or "")
+
+    assert query_of(final.location).get("error") == "connection_gone", final.location
+    assert world.fake.state(APP).token_calls["authorization_code"] == 0
+    assert await pool.fetchval("SELECT count(*) FROM connections") == 0
