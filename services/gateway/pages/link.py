@@ -98,7 +98,10 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     # Redirect so the token leaves the address bar, and a reload cannot be mistaken for reuse.
     location = "/link/session"
     if slug := request.query.get("app"):
-        chosen = await _straight_to_app(res, session_id, slug)
+        try:
+            chosen = await _straight_to_app(res, session_id, slug)
+        except FlowError as error:  # a SMART server's configuration that cannot be used
+            return _error_page(error)
         if isinstance(chosen, Outcome):  # the flow ended already (the app has no OAuth client)
             return _finish(res, chosen)
         location = chosen
