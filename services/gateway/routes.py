@@ -29,6 +29,7 @@ from services.gateway.views import (
     link_tokens,
     linked_accounts,
     orgs,
+    proxy,
     session_tokens,
     webhooks,
     workflows,
@@ -128,7 +129,14 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/openapi.json", openapi_json)
     for page_routes in PAGES:
         app.router.add_routes(page_routes)
-    # The hosted Link pages may wait on a provider (OAuth code exchange): a longer deadline.
+    # The proxy answers any method and streams: a plain handler, authenticated and limited
+    # like the endpoints (views/proxy.py).
+    app.router.add_routes(proxy.routes)
+    # The hosted Link pages may wait on a provider (OAuth code exchange), and so does the
+    # proxy: a longer deadline.
     guard.slow_handlers = frozenset(
-        route.handler for route in link.routes if isinstance(route, web.RouteDef)
+        route.handler
+        for table in (link.routes, proxy.routes)
+        for route in table
+        if isinstance(route, web.RouteDef)
     )
