@@ -38,6 +38,7 @@ from tests.fakes.proxied_app import (
 )
 from tests.fakes.server import StartFake
 from tests.helpers import Api, AppFactory, Client
+from tests.link_browser import Browser, link_token, run_flow, shown_public_token
 from tests.processes import free_port
 
 ACCOUNT = "user-1"
@@ -398,3 +399,24 @@ async def test_calls_are_counted_by_app_and_status_class(setup: Setup, pool: db.
     await proxy(setup, "GET", "echo/x", connection_id=connection_id)
     await proxy(setup, "GET", "limited", connection_id=connection_id)
     assert (count("2xx"), count("4xx")) == (ok + 1, limited + 1)
+
+
+async def test_the_builtin_sandbox_app_answers_through_the_proxy(acme: Api) -> None:
+    """The README's example: a sandbox connection made in the hosted flow, its API (on
+    Linkport's own origin, which only catalog-built URLs may reach) called by the proxy."""
+    browser = Browser(str(acme.http.make_url("/")))
+    try:
+        done = await run_flow(browser, await link_token(acme))
+    finally:
+        await browser.close()
+    exchanged = await acme.call(
+        "POST", "/link/token/exchange", {"public_token": shown_public_token(done)}
+    )
+    headers = {"Linkport-Connection-Id": exchanged.body["connection_id"]}
+    created = await acme.call(
+        "POST", "/v1/proxy/contacts", {"email": "ada@example.com"}, headers=headers
+    )
+    assert created.status == 201, created.body
+    listed = await acme.call("GET", "/v1/proxy/contacts?limit=10", headers=headers)
+    assert listed.status == 200, listed.body
+    assert [c["email"] for c in listed.body["data"]] == ["ada@example.com"]
