@@ -17,6 +17,7 @@ import orjson
 import pytest
 from yarl import URL
 
+from services.gateway.appkeys import SETTINGS
 from shared.clients import store as clients
 from shared.config import Settings
 from shared.connections import store as connection_store
@@ -420,3 +421,25 @@ async def test_the_builtin_sandbox_app_answers_through_the_proxy(acme: Api) -> N
     listed = await acme.call("GET", "/v1/proxy/contacts?limit=10", headers=headers)
     assert listed.status == 200, listed.body
     assert [c["email"] for c in listed.body["data"]] == ["ada@example.com"]
+
+
+async def test_the_apps_401s_are_not_failed_sign_ins_at_linkport(
+    make_client: AppFactory, pool: db.Pool, setup: Setup
+) -> None:
+    """A gateway that blocks an address after 3 failed authentications: an app refusing a
+    connection's key, however often, is not the caller failing to authenticate."""
+    strict = await make_client(
+        catalog_overrides=setup.http.app[SETTINGS].catalog_overrides,
+        outbound_allowed_networks=parse_networks("127.0.0.0/8"),
+        auth_failure_limit=3,
+    )
+    connection_id = await connect(
+        setup, pool, "keyed_header", {"kind": "api_key", "api_key": "key-revoked"}
+    )
+    strict_setup = Setup(strict, setup.fake, setup.acme, setup.globex, setup.keyring)
+    for _ in range(5):
+        answer = await proxy(strict_setup, "GET", "echo/x", connection_id=connection_id)
+        assert answer.status == 401
+    still = await proxy(strict_setup, "GET", "limited", connection_id=connection_id)
+    assert still.status == 401  # the app's answer again, not Linkport's 429 block
+    assert len(setup.fake.api_calls("keyed_header")) == 6
