@@ -121,7 +121,14 @@ def setup_routes(app: web.Application) -> None:
         handler = aiohttp_handler(_rate_limited(endpoint, guard))
         for path in (endpoint.path, *endpoint.aliases):
             app.router.add_route(endpoint.method, path, handler)
-    spec = orjson.dumps(build_openapi(endpoints, title="Linkport API", version=version("linkport")))
+    spec = orjson.dumps(
+        build_openapi(
+            endpoints,
+            title="Linkport API",
+            version=version("linkport"),
+            extra_paths=proxy.openapi_paths(),
+        )
+    )
 
     async def openapi_json(_: web.Request) -> web.Response:
         return web.Response(body=spec, content_type="application/json")

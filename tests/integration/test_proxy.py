@@ -443,3 +443,12 @@ async def test_the_apps_401s_are_not_failed_sign_ins_at_linkport(
     still = await proxy(strict_setup, "GET", "limited", connection_id=connection_id)
     assert still.status == 401  # the app's answer again, not Linkport's 429 block
     assert len(setup.fake.api_calls("keyed_header")) == 6
+
+
+async def test_the_openapi_document_describes_the_proxy_and_its_header(acme: Api) -> None:
+    async with acme.http.get("/openapi.json") as response:
+        spec = await response.json()
+    item = spec["paths"]["/v1/proxy/{path}"]
+    assert set(item) == {"get", "post", "put", "patch", "delete"}
+    header = next(p for p in item["get"]["parameters"] if p["in"] == "header")
+    assert (header["name"], header["required"]) == ("Linkport-Connection-Id", True)

@@ -9,7 +9,9 @@ the request deadline of handlers that call a third party.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import aiohttp
 import structlog
@@ -19,6 +21,7 @@ from multidict import CIMultiDict
 from services.gateway import auth
 from services.gateway.appkeys import PRINCIPAL, RESOURCES
 from services.gateway.middlewares import GUARD, REQUEST_ID_HEADER
+from services.gateway.openapi import METHOD_NOT_ALLOWED, SERVER_SECURITY
 from shared.connections.credentials import CredentialSource
 from shared.errors import ApiError, ErrorCode, invalid
 from shared.infra.logs import REQUEST_ID
@@ -101,12 +104,14 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
         try:
             async for chunk in reply.chunks:
                 await response.write(chunk)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError, asyncio.CancelledError) as exc:
             # The status is sent already: cut the connection so that the caller sees a broken
-            # answer rather than a complete-looking short one.
+            # answer rather than a complete-looking short one (or a second answer after it).
             log.warning("proxy_stream_interrupted", app=app.slug, error=type(exc).__name__)
             if request.transport is not None:
                 request.transport.abort()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             return response
         await response.write_eof()
         return response
@@ -115,3 +120,58 @@ async def proxy_request(request: web.Request) -> web.StreamResponse:
 PROXY_PATH = PROXY_PREFIX + "{path:.*}"
 for _method in METHODS:
     routes.route(_method, PROXY_PATH)(proxy_request)
+
+
+def openapi_paths() -> dict[str, dict[str, Any]]:
+    """The proxy's path item for ``/openapi.json`` (it is not a Router endpoint)."""
+    anything: dict[str, Any] = {"*/*": {"schema": {}}}
+
+    def ours_or_the_apps(when: str) -> dict[str, Any]:
+        return {
+            "description": f"{when} (Linkport's error body, ErrorBody), or the app's own answer "
+            "with this status",
+            "content": anything,
+        }
+
+    def operation(method: str) -> dict[str, Any]:
+        op: dict[str, Any] = {
+            "operationId": f"proxy_{method.lower()}",
+            "summary": "Call the connection's app at {path} below its API base URL, with the "
+            "connection's credentials; the app's answer comes back as it is",
+            "tags": ["proxy"],
+            "security": list(SERVER_SECURITY),
+            "parameters": [
+                {
+                    "name": "path",
+                    "in": "path",
+                    "required": True,
+                    "description": "the path below the app's API base URL (no '..', '//', '@', "
+                    "backslashes, encoded slashes or absolute URLs)",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": CONNECTION_HEADER,
+                    "in": "header",
+                    "required": True,
+                    "description": "the id of the connection the call goes through",
+                    "schema": {"type": "string", "format": "uuid"},
+                },
+            ],
+            "responses": {
+                "400": ours_or_the_apps("a path that would leave the app's API"),
+                "401": ours_or_the_apps("missing or wrong Linkport credentials"),
+                "404": ours_or_the_apps("no such connection for this tenant"),
+                "405": {"$ref": METHOD_NOT_ALLOWED},
+                "409": ours_or_the_apps("the connection is not active: re-authorise it"),
+                "413": ours_or_the_apps("a body over LINKPORT_PROXY_MAX_BODY_BYTES"),
+                "422": ours_or_the_apps(f"the {CONNECTION_HEADER} header missing or malformed"),
+                "502": ours_or_the_apps("the app could not be reached"),
+                "504": ours_or_the_apps("the app did not answer in time"),
+                "default": {"description": "the app's answer, as it is", "content": anything},
+            },
+        }
+        if method in ("POST", "PUT", "PATCH"):
+            op["requestBody"] = {"required": False, "content": anything}
+        return op
+
+    return {"/v1/proxy/{path}": {m.lower(): operation(m) for m in METHODS}}
