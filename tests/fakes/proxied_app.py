@@ -8,6 +8,7 @@ that a refused request never reached the app."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,8 @@ class ProxiedApps(FakeServer):
     token_requests: list[dict[str, str]] = field(default_factory=list)
     # Access tokens the OAuth app accepts (a refresh adds FRESH_TOKEN).
     oauth_tokens: set[str] = field(default_factory=set)
+    # ``GET …/hang`` answers only once this is set (never, unless a test sets it).
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -113,6 +116,9 @@ class ProxiedApps(FakeServer):
             return web.json_response(
                 {"error": "rate_limited"}, status=429, headers={"Retry-After": "7"}
             )
+        if path == "hang":
+            await self.release.wait()
+            return web.json_response({"late": True})
         if path == "download":
             return await self._download(request, int(request.query["size"]))
         return web.json_response(

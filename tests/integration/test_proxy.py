@@ -452,3 +452,22 @@ async def test_the_openapi_document_describes_the_proxy_and_its_header(acme: Api
     assert set(item) == {"get", "post", "put", "patch", "delete"}
     header = next(p for p in item["get"]["parameters"] if p["in"] == "header")
     assert (header["name"], header["required"]) == ("Linkport-Connection-Id", True)
+
+
+async def test_an_app_that_does_not_answer_in_time_is_a_504(
+    make_client: AppFactory, pool: db.Pool, setup: Setup
+) -> None:
+    impatient = await make_client(
+        catalog_overrides=setup.http.app[SETTINGS].catalog_overrides,
+        outbound_allowed_networks=parse_networks("127.0.0.1/32"),
+        outbound_timeout=0.3,
+    )
+    connection_id = await key_connection(setup, pool)
+    quick = Setup(impatient, setup.fake, setup.acme, setup.globex, setup.keyring)
+    answer = await proxy(quick, "GET", "hang", connection_id=connection_id)
+    assert answer.status == 504, answer.body
+    error = answer.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "gateway_timeout",
+        "Keyed Header did not answer in time",
+    )
