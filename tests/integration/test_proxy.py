@@ -471,3 +471,27 @@ async def test_an_app_that_does_not_answer_in_time_is_a_504(
         "gateway_timeout",
         "Keyed Header did not answer in time",
     )
+
+
+async def test_a_refresh_the_app_refuses_is_a_conflict_and_the_connection_needs_reauth(
+    setup: Setup, pool: db.Pool
+) -> None:
+    enabled = await setup.acme.call(
+        "PUT",
+        "/v1/apps/oauthy",
+        {"enabled": True, "oauth_client_id": CLIENT_ID, "oauth_client_secret": CLIENT_SECRET},
+    )
+    assert enabled.status == 200, enabled.body
+    connection_id = await connect(
+        setup,
+        pool,
+        "oauthy",
+        {"kind": "oauth2", "access_token": "at-revoked", "refresh_token": "rt-revoked-too"},
+    )
+    answer = await proxy(setup, "GET", "echo/x", connection_id=connection_id)
+    assert answer.status == 409, answer.body
+    assert "re-authorise" in answer.json()["error"]["message"]
+    assert "rt-revoked-too" not in answer.body.decode()
+    assert len(setup.fake.api_calls("oauthy")) == 1  # not sent again without a token
+    status = await pool.fetchval("SELECT status FROM connections WHERE id = $1", connection_id)
+    assert status == "needs_reauth"
