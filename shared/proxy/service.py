@@ -274,14 +274,13 @@ async def forward(
                 raise ApiError(ErrorCode.BAD_REQUEST, str(exc), field="path") from None
             headers = request_headers(call.headers, auth.headers)
             async with _upstream(source, app, call, url, headers, from_catalog) as reply:
-                if reply.status == 401 and attempt == 1 and _refreshable(app, creds):
-                    # Leaving the block releases the refused answer before the retry.
-                    rejected = creds.get("access_token")
-                    creds = await _credentials(source, stored, app=app, rejected_token=rejected)
-                    continue
-                status = reply.status
-                yield reply
-                return
+                if not (reply.status == 401 and attempt == 1 and _refreshable(app, creds)):
+                    status = reply.status
+                    yield reply
+                    return
+            # The app refused the token: refresh it (its answer released) and send once more.
+            rejected = creds.get("access_token")
+            creds = await _credentials(source, stored, app=app, rejected_token=rejected)
     finally:
         metrics.PROXY_REQUESTS.labels(app.slug, status_class(status)).inc()
 
