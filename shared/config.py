@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     cache_max_entries: PositiveInt = 100_000
 
     max_body_bytes: PositiveInt = 1024 * 1024
+    # The proxy (``/v1/proxy/…``): the largest request body it forwards (read in full, so a
+    # call the app refused with 401 can be sent again after a token refresh).
+    proxy_max_body_bytes: PositiveInt = 10 * 1024 * 1024
     page_size_default: PositiveInt = 50
     page_size_max: PositiveInt = 200
 
