@@ -287,7 +287,10 @@ async def refresh_due(source: CredentialSource) -> int:
                     source, tenant=item.tenant, connection_id=item.id, margin=settings.refresh_ahead
                 )
             except ReauthorizationNeeded:
-                return  # its status says why (or it was deleted meanwhile)
+                # Its status says why, or it cannot be refreshed (no OAuth client, an app
+                # without refreshes): left alone until it has new credentials.
+                await store.hold_refreshes(source.pool, connection_id=item.id)
+                return
             except (OAuthError, aiohttp.ClientError, TimeoutError) as exc:
                 # counted as the connection's failure (a lock waited on too long: not at all)
                 log.warning(

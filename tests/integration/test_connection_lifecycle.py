@@ -119,16 +119,17 @@ async def world(
 
 
 async def connect(
-    world: World, app: str = "revocable", *, expires_in: int = 3600
+    world: World, app: str = "revocable", *, expires_in: int = 3600, refreshable: bool = True
 ) -> tuple[uuid.UUID, Issued]:
-    """A connection authorised with tokens the fake issued, stored as the Link flow stores it."""
+    """A connection authorised with tokens the fake issued, stored as the Link flow stores it
+    (``refreshable=False``: the provider gave no refresh token)."""
     issued = world.fake.issue(expires_in=expires_in)
     expires_at = datetime.now(UTC) + timedelta(seconds=expires_in)
     plaintext = orjson.dumps(
         {
             "kind": "oauth2",
             "access_token": issued.access_token,
-            "refresh_token": issued.refresh_token,
+            "refresh_token": issued.refresh_token if refreshable else None,
             "token_type": "Bearer",
             "expires_at": expires_at.isoformat(),
         }
@@ -333,6 +334,23 @@ async def test_a_connection_the_cron_cannot_refresh_waits_before_it_is_tried_aga
     assert await refresh_due(world.source) == 0  # held for refresh_retry_interval
     assert len(world.fake.token_requests) == 1
     assert (await shown(world, connection_id))["status"] == "active"  # one failure so far
+
+
+async def test_a_connection_without_a_refresh_token_is_left_alone_until_it_has_new_ones(
+    world: World,
+) -> None:
+    connection_id, _ = await connect(world, expires_in=120, refreshable=False)
+
+    assert await refresh_due(world.source) == 1
+    held = "SELECT refresh_not_before = 'infinity' FROM connections WHERE id = $1"
+    assert await world.pool.fetchval(held, connection_id) is True
+    assert world.fake.token_requests == []
+    assert (await shown(world, connection_id))["status"] == "active"
+
+    await connect(world, expires_in=120)  # authorised again, now with a refresh token
+    assert await world.pool.fetchval(held, connection_id) is None  # NULL: no hold
+    assert await refresh_due(world.source) == 1
+    assert len(world.fake.token_requests) == 1
 
 
 async def test_the_worker_runs_the_refresh_cron(world: World) -> None:
