@@ -330,10 +330,11 @@ async def save_refreshed_credentials(
     pool: Pool, *, connection_id: uuid.UUID, sealed: Sealed, expires_at: datetime | None
 ) -> None:
     """Store credentials a refresh returned (the new refresh token with them, in one write).
-    A connection in ``error`` is ``active`` again; new credentials clear the failure count."""
+    A connection in ``error`` is ``active`` again, its failure count cleared."""
     await pool.execute(
         """UPDATE connections SET credentials = $2, credentials_nonce = $3, credentials_key_id = $4,
                credentials_expires_at = $5, updated_at = now(),
+               refresh_failures = 0, refresh_not_before = NULL,
                status = CASE WHEN status = 'error' THEN 'active' ELSE status END,
                status_reason = CASE WHEN status = 'error' THEN NULL ELSE status_reason END
            WHERE id = $1""",

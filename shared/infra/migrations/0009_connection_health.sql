@@ -12,20 +12,22 @@ UPDATE connections SET status_changed_at = updated_at;
 ALTER TABLE connections ALTER COLUMN status_changed_at SET DEFAULT now();
 ALTER TABLE connections ALTER COLUMN status_changed_at SET NOT NULL;
 -- Refreshes that failed in a row for network or server reasons (the count belongs to the
--- credentials it failed to refresh: new credentials start again from 0).
+-- tokens it failed to refresh: new tokens start again from 0).
 ALTER TABLE connections ADD COLUMN refresh_failures integer NOT NULL DEFAULT 0;
 -- The refresh cron leaves the connection alone until then (it just tried, or cannot refresh
 -- it); NULL: whenever its token nears expiry.
 ALTER TABLE connections ADD COLUMN refresh_not_before timestamptz;
 
--- One place for both facts, whichever statement changes a connection: a status change is
--- dated, and new credentials clear the refresh bookkeeping of the old ones.
+-- One place for both facts, whichever statement changes a connection (a refresh, Link
+-- again, a status change): a status change is dated, and new tokens (a new expiry) clear
+-- the refresh bookkeeping of the old ones. Re-sealing the same tokens under a new key
+-- (linkport reencrypt) changes no expiry, and so clears nothing.
 CREATE FUNCTION linkport_connection_health() RETURNS trigger AS $$
 BEGIN
     IF NEW.status IS DISTINCT FROM OLD.status THEN
         NEW.status_changed_at := now();
     END IF;
-    IF NEW.credentials IS DISTINCT FROM OLD.credentials THEN
+    IF NEW.credentials_expires_at IS DISTINCT FROM OLD.credentials_expires_at THEN
         NEW.refresh_failures := 0;
         NEW.refresh_not_before := NULL;
     END IF;
