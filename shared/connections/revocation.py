@@ -17,7 +17,7 @@ import asyncio
 import base64
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 import orjson
@@ -27,7 +27,7 @@ from shared.apps import service as apps
 from shared.connections import store
 from shared.connections.credentials import CredentialSource, connection_binding
 from shared.connectors.catalog import App, fill, has_user_fields
-from shared.connectors.oauth import OAuthClient
+from shared.connectors.oauth import OAuthClient, with_query
 from shared.infra import metrics
 from shared.infra.outages import OUTAGE_ERRORS
 from shared.infra.outbound import BlockedDestination, ResponseTooLarge
@@ -42,12 +42,15 @@ _BATCH = 100
 
 @dataclass(frozen=True)
 class RevocationRequest:
-    """An RFC 7009 request: where to POST which form, with which client authentication."""
+    """A revocation request: RFC 7009's POST of a form, or the app's own way (``method``;
+    a GET carries the token in its query, a DELETE in its URL; ``as_json``: a JSON body)."""
 
-    url: str
+    url: str = field(repr=False)  # a GET's or DELETE's URL holds the token
     form: dict[str, str] = field(repr=False)
     headers: dict[str, str] = field(repr=False)
     from_catalog: bool
+    method: str = "POST"
+    as_json: bool = False
 
 
 def revocation_request(
@@ -71,8 +74,17 @@ def revocation_request(
         hint, token = "access_token", credentials.get("access_token")
     if not token:
         return None
-    form = {"token": str(token), "token_type_hint": hint}
+    url = fill(spec.revoke_url, base_url=base_url, fields=fields)
+    from_catalog = not has_user_fields(spec.revoke_url.replace("{token}", ""))
     headers = {"Accept": "application/json"}
+    if "{token}" in url:  # HubSpot: DELETE …/refresh-tokens/{token}
+        url = url.replace("{token}", quote(str(token), safe=""))
+        return RevocationRequest(url, {}, headers, from_catalog, method=spec.revoke_method)
+    form = {spec.revoke_param: str(token)}
+    if spec.revoke_method == "GET":  # Oura: GET ?access_token=…, no client credentials
+        return RevocationRequest(with_query(url, form), {}, headers, from_catalog, method="GET")
+    if spec.revoke_param == "token":
+        form["token_type_hint"] = hint
     if spec.token_auth == "client_secret_post":
         form |= {"client_id": client.client_id, "client_secret": client.client_secret}
     else:
@@ -80,10 +92,12 @@ def revocation_request(
         pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     return RevocationRequest(
-        url=fill(spec.revoke_url, base_url=base_url, fields=fields),
-        form=form,
-        headers=headers,
-        from_catalog=not has_user_fields(spec.revoke_url),
+        url,
+        form,
+        headers,
+        from_catalog,
+        method=spec.revoke_method,
+        as_json=spec.revoke_request_format == "json",
     )
 
 
@@ -155,9 +169,10 @@ async def _send(source: CredentialSource, request: RevocationRequest) -> str | N
     try:
         async with asyncio.timeout(source.settings.revocation_timeout):
             reply = await source.http.request(
-                "POST",
+                request.method,
                 request.url,
-                data=request.form,
+                data=request.form if request.form and not request.as_json else None,
+                json=request.form if request.as_json else None,
                 headers=request.headers,
                 from_catalog=request.from_catalog,
             )

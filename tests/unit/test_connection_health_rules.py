@@ -101,6 +101,67 @@ def test_without_a_refresh_token_the_access_token_is_revoked() -> None:
     assert request.form == {"token": "at-1", "token_type_hint": "access_token"}
 
 
+def test_a_delete_revocation_puts_the_token_in_the_url() -> None:
+    """HubSpot: DELETE /oauth/v1/refresh-tokens/{token}."""
+    request = revocation_request(
+        app(revoke_url="https://api.example.com/refresh-tokens/{token}", revoke_method="DELETE"),
+        {**CREDS, "refresh_token": "rt/1 x"},
+        CLIENT,
+        base_url="",
+        fields={},
+    )
+    assert request is not None
+    assert request.method == "DELETE"
+    assert request.url == "https://api.example.com/refresh-tokens/rt%2F1%20x"
+    assert request.from_catalog  # {token} is no field the user typed
+    assert request.form == {}
+    assert "rt/1" not in repr(request)
+
+
+def test_a_get_revocation_sends_only_the_token_in_the_query() -> None:
+    """Oura: GET /oauth/revoke?access_token=… (no client credentials in a URL)."""
+    request = revocation_request(
+        app(revoke_method="GET", revoke_param="access_token", revoke_token="access_token"),
+        CREDS,
+        CLIENT,
+        base_url="",
+        fields={"subdomain": "acme"},
+    )
+    assert request is not None
+    assert request.method == "GET"
+    assert request.url == "https://acme.example.com/revoke?access_token=at-1"
+    assert "Authorization" not in request.headers
+    assert "s3cret" not in request.url
+
+
+def test_a_json_revocation_names_its_parameter_as_the_app_does() -> None:
+    """Intuit and Notion: a JSON body; Strava: a form field named access_token."""
+    intuit = revocation_request(
+        app(revoke_request_format="json"), CREDS, CLIENT, base_url="", fields={"subdomain": "a"}
+    )
+    assert intuit is not None
+    assert intuit.as_json
+    assert intuit.form == {"token": "rt-1", "token_type_hint": "refresh_token"}
+    strava = revocation_request(
+        app(
+            revoke_param="access_token",
+            revoke_token="access_token",
+            token_auth="client_secret_post",
+        ),
+        CREDS,
+        CLIENT,
+        base_url="",
+        fields={"subdomain": "a"},
+    )
+    assert strava is not None
+    assert not strava.as_json
+    assert strava.form == {
+        "access_token": "at-1",
+        "client_id": "my client",
+        "client_secret": "s3cret/+",
+    }
+
+
 def test_nothing_is_sent_without_an_endpoint_or_a_token() -> None:
     assert revocation_request(app(revoke_url=None), CREDS, CLIENT, base_url="", fields={}) is None
     assert revocation_request(app(), {}, CLIENT, base_url="", fields={}) is None
