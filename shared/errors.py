@@ -29,6 +29,9 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     BODY_TIMEOUT = "request_body_timeout"
     BAD_REQUEST = "bad_request"
+    # The proxy: the app's API did not answer (502) or not in time (504).
+    BAD_GATEWAY = "bad_gateway"
+    GATEWAY_TIMEOUT = "gateway_timeout"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -52,6 +55,8 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.BODY_TIMEOUT: 408,
     ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.BAD_GATEWAY: 502,
+    ErrorCode.GATEWAY_TIMEOUT: 504,
 }
 
 

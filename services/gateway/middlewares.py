@@ -495,7 +495,9 @@ def gateway_middleware(guard: Guard) -> Middleware:
             status = response.status
             if guard.draining:
                 response.force_close()  # the gateway is stopping: reconnect elsewhere
-            if status == 401:  # a page answering 401 itself (the sandbox's login)
+            # A page answering 401 itself (the sandbox's login) is a failed sign-in; a streamed
+            # answer (the proxy's) is an app's 401, not a failure to authenticate here.
+            if status == 401 and not response.prepared:
                 await count_auth_failure(request)
             return response
         except asyncio.CancelledError as exc:

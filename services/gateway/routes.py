@@ -37,6 +37,7 @@ from services.gateway.views import (
     linked_accounts,
     oauth_connect,
     orgs,
+    proxy,
     session_tokens,
     webhooks,
     workflows,
@@ -132,7 +133,14 @@ def setup_routes(app: web.Application) -> None:
             app.router.add_route(endpoint.method, path, handler)
         if endpoint.errors is not None:
             guard.error_renderers[handler] = functools.partial(shaped_error, endpoint.errors)
-    spec = orjson.dumps(build_openapi(endpoints, title="Linkport API", version=version("linkport")))
+    spec = orjson.dumps(
+        build_openapi(
+            endpoints,
+            title="Linkport API",
+            version=version("linkport"),
+            extra_paths=proxy.openapi_paths(),
+        )
+    )
 
     async def openapi_json(_: web.Request) -> web.Response:
         return web.Response(body=spec, content_type="application/json")
@@ -140,7 +148,14 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/openapi.json", openapi_json)
     for page_routes in PAGES:
         app.router.add_routes(page_routes)
-    # The hosted Link pages may wait on a provider (OAuth code exchange): a longer deadline.
+    # The proxy answers any method and streams: a plain handler, authenticated and limited
+    # like the endpoints (views/proxy.py).
+    app.router.add_routes(proxy.routes)
+    # The hosted Link pages may wait on a provider (OAuth code exchange), and so does the
+    # proxy: a longer deadline.
     guard.slow_handlers = frozenset(
-        route.handler for route in link.routes if isinstance(route, web.RouteDef)
+        route.handler
+        for table in (link.routes, proxy.routes)
+        for route in table
+        if isinstance(route, web.RouteDef)
     )

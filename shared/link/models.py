@@ -23,6 +23,8 @@ class FlowErrorCode(StrEnum):
     SMART_DISCOVERY_FAILED = "smart_discovery_failed"
     CONNECTION_GONE = "connection_gone"
     USER_CANCELLED = "user_cancelled"
+    # The app refused a key-based connection's credentials (or could not check them).
+    CREDENTIALS_REFUSED = "credentials_refused"
 
 
 # The error_type a Vital-face flow's redirect carries for each way a flow can fail (Vital's
@@ -35,4 +37,5 @@ VITAL_ERROR_TYPES: dict[FlowErrorCode, str] = {
     FlowErrorCode.APP_NOT_CONFIGURED: "provider_api_error",
     FlowErrorCode.SMART_DISCOVERY_FAILED: "provider_api_error",
     FlowErrorCode.CONNECTION_GONE: "invalid_token",
+    FlowErrorCode.CREDENTIALS_REFUSED: "provider_credential_error",
 }

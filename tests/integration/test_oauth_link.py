@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from services.gateway.appkeys import RESOURCES
+from shared.connections.credentials import CredentialSource
+from shared.connections.revocation import revoke_owed
 from shared.infra import db
 from tests.fakes.server import StartFake
 from tests.helpers import AppFactory
@@ -190,6 +193,17 @@ async def test_smart_on_fhir_discovers_its_endpoints_and_sends_aud(
     assert provider.discovered_token_calls == 2
     assert fresh["refresh_token"] != creds["refresh_token"]
     assert creds["refresh_token"] not in provider.refresh_tokens
+
+    # Deleting the connection revokes its grant at the endpoint the server published.
+    deleted = await world.acme.call("DELETE", f"/v1/connections/{connection_id}")
+    assert deleted.status == 200, deleted.body
+    res = world.http.app[RESOURCES]
+    source = CredentialSource(res.pool, res.redis, res.keyring, res.catalog, res.http, res.settings)
+    assert await revoke_owed(source) == {"revoked": 1}
+    [revoked] = provider.revocations
+    assert revoked.path == "/smartemr/smart/revoke"
+    assert revoked.params["token"] == fresh["refresh_token"]
+    assert fresh["refresh_token"] not in provider.refresh_tokens
 
 
 async def test_smart_without_a_configuration_document_uses_the_catalog_endpoints(

@@ -133,6 +133,8 @@ async def save_key_credentials(
     await connect_with_credentials(
         pool=res.pool,
         keyring=res.keyring,
+        http=res.http,
+        base_url=res.settings.base_url,
         tenant=call.tenant,
         linked_account_id=account,
         app=app,
