@@ -222,9 +222,7 @@ def refusal_status(exc: OAuthError) -> ConnectionStatus | None:
     grant was revoked, ``needs_reauth`` when the grant or client is refused otherwise; None
     for failures that may pass (network, 5xx, an answer that is not a token)."""
     code = exc.code.lower()
-    # By code only: descriptions are ambiguous (Google's invalid_grant says "Token has been
-    # expired or revoked." for both, and the user may simply authorise again).
-    if code in _GRANT_REVOKED:
+    if code in _GRANT_REVOKED or (code in _GRANT_GONE and "revoked" in exc.description.lower()):
         return ConnectionStatus.REVOKED
     if code in _GRANT_GONE:
         return ConnectionStatus.NEEDS_REAUTH

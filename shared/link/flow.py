@@ -665,7 +665,9 @@ async def _connect(
     target = await _redirect_target(pool=pool, caches=caches, session=session)
     return Outcome(
         public_token=public_token,
-        redirect_to=with_query(target, _success_query(session.link, public_token, connection.id))
+        redirect_to=with_query(
+            target, _success_query(session.link, public_token, str(connection.id))
+        )
         if target and not session.sdk_origin
         else None,
         sdk_origin=session.sdk_origin,
@@ -699,14 +701,14 @@ async def fail(
     )
 
 
-def _success_query(grant: LinkGrant, public_token: str, connection_id: uuid.UUID) -> dict[str, str]:
+def _success_query(grant: LinkGrant, public_token: str, connection_id: str) -> dict[str, str]:
     """What the redirect URL gets when the flow connected: the public token, or for Vital's
     flow its ``state=success`` (its clients read the connection from the API, not a token),
     or for headless connect the connection's id and ``status=success``."""
     if grant.flow is LinkFlow.VITAL:
         return {"state": "success"}
     if grant.flow is LinkFlow.HEADLESS:
-        return {"connection_id": str(connection_id), "status": "success"}
+        return {"connection_id": connection_id, "status": "success"}
     return {"token": public_token}
 
 
