@@ -3,7 +3,9 @@
 1. ``start_session``: the browser opens ``/link?token=lt_…``; the link token is consumed
    once and a short hosted session starts (Redis, behind an HttpOnly cookie).
 2. The page offers the apps the token allows. Choosing one runs ``begin_oauth``
-   (authorization code + state + PKCE S256) or ``connect_with_form`` (API key, fields).
+   (authorization code + state + PKCE S256, the catalog's quirks; SMART on FHIR apps read
+   the server's endpoints first) or ``connect_with_form`` (API key, fields). Headless
+   connect (``shared/link/headless.py``) starts the same round trip without a session.
 3. ``complete_oauth`` takes the provider's redirect back, checks the state belongs to
    this browser's session, trades the code for tokens, and ``_connect`` stores the
    credentials encrypted, creates or re-authorises the connection, and mints a public
