@@ -5,7 +5,7 @@ workflow step does (or the ActionError it raises), and the calls the fake receiv
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import pytest
@@ -69,6 +69,32 @@ def action_context(
     )
 
 
+class Connect(Protocol):
+    """Makes a step's context for a connection to one of the test's apps."""
+
+    def __call__(self, slug: str, *, token: str | None = None) -> ActionContext: ...
+
+
+def connector(
+    *,
+    apis: AppApis,
+    client: OutboundClient,
+    token: str,
+    fields: Mapping[str, Mapping[str, str]] | None = None,
+) -> Connect:
+    """Contexts for connections to ``apis``' apps through ``client``: each holds ``token``
+    unless told another, and the connection ``fields`` of its app (by slug)."""
+    by_slug = fields or {}
+    held = token
+
+    def connect(slug: str, *, token: str | None = None) -> ActionContext:
+        return action_context(
+            apis=apis, slug=slug, client=client, token=token or held, fields=by_slug.get(slug)
+        )
+
+    return connect
+
+
 async def run_action(name: str, *, ctx: ActionContext, given: dict[str, Any]) -> Any:
     """Run the action ``name`` as a workflow step does: ``given`` validated by its input model."""
     action = ACTIONS[name]
@@ -83,20 +109,11 @@ async def action_failure(name: str, *, ctx: ActionContext, given: dict[str, Any]
 
 
 async def refused_failure(
-    name: str,
-    *,
-    apis: AppApis,
-    client: OutboundClient,
-    token: str,
-    given: dict[str, Any],
-    fields: Mapping[str, str] | None = None,
+    name: str, *, connect: Connect, token: str, given: dict[str, Any]
 ) -> ActionError:
-    """The ActionError running ``name`` with a ``token`` the fake refuses raises: checked to be
-    ``unauthorized`` and not to repeat the token."""
-    ctx = action_context(
-        apis=apis, slug=ACTIONS[name].app, client=client, token=token, fields=fields
-    )
-    refused = await action_failure(name, ctx=ctx, given=given)
+    """The ActionError running ``name`` on a connection holding a ``token`` the fake refuses
+    raises: checked to be ``unauthorized`` and not to repeat the token."""
+    refused = await action_failure(name, ctx=connect(ACTIONS[name].app, token=token), given=given)
     assert refused.kind == "unauthorized"
     assert token not in str(refused)
     return refused

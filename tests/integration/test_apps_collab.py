@@ -13,8 +13,9 @@ import pytest
 from shared.connectors import ACTIONS
 from shared.infra.outbound import OutboundClient
 from tests.app_fixtures import (
-    action_context,
+    Connect,
     action_failure,
+    connector,
     input_rejection,
     last_call,
     refused_failure,
@@ -34,13 +35,19 @@ async def apis(start_fake: StartFake) -> AppApis:
     return await start_app_apis(start_fake, slugs=SLUGS, credentials=[TOKEN])
 
 
+@pytest.fixture
+def connect(apis: AppApis, loopback_allowed: OutboundClient) -> Connect:
+    """Connections to the fakes, holding TOKEN."""
+    return connector(apis=apis, client=loopback_allowed, token=TOKEN)
+
+
 # --- Slack -------------------------------------------------------------------------------
 
 
 async def test_slack_post_message_posts_json_with_the_bot_token(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(apis=apis, slug="slack", client=loopback_allowed, token=TOKEN)
+    ctx = connect("slack")
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Deal won*"}}]
     out = await run_action(
         "slack.post_message",
@@ -57,18 +64,17 @@ async def test_slack_post_message_posts_json_with_the_bot_token(
 
 
 async def test_slack_errors_answered_with_http_200_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
     refused = await refused_failure(
         "slack.post_message",
-        apis=apis,
-        client=loopback_allowed,
+        connect=connect,
         token="xoxb-revoked",
         given={"channel": "C0GENERAL1", "text": "x"},
     )
     assert "invalid_auth" in str(refused)
 
-    ctx = action_context(apis=apis, slug="slack", client=loopback_allowed, token=TOKEN)
+    ctx = connect("slack")
     missing = await action_failure(
         "slack.post_message", ctx=ctx, given={"channel": "#nope", "text": "x"}
     )
@@ -82,10 +88,8 @@ async def test_slack_errors_answered_with_http_200_become_action_errors(
     assert (limited.kind, limited.status, limited.retry_after) == ("retryable", 429, 30.0)
 
 
-async def test_slack_list_channels_pages_with_the_cursor(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(apis=apis, slug="slack", client=loopback_allowed, token=TOKEN)
+async def test_slack_list_channels_pages_with_the_cursor(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("slack")
     first = await run_action("slack.list_channels", ctx=ctx, given={"limit": 1})
     call = last_call(apis.apps["slack"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/api/conversations.list")
@@ -109,8 +113,8 @@ async def test_slack_list_channels_pages_with_the_cursor(
     }
 
 
-async def test_slack_lookup_user_by_email(apis: AppApis, loopback_allowed: OutboundClient) -> None:
-    ctx = action_context(apis=apis, slug="slack", client=loopback_allowed, token=TOKEN)
+async def test_slack_lookup_user_by_email(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("slack")
     user = await run_action(
         "slack.lookup_user_by_email", ctx=ctx, given={"email": "ada@example.com"}
     )
@@ -138,9 +142,9 @@ CHAT_ID = (
 
 
 async def test_teams_send_channel_message_posts_a_graph_chat_message(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(apis=apis, slug="microsoft_teams", client=loopback_allowed, token=TOKEN)
+    ctx = connect("microsoft_teams")
     out = await run_action(
         "microsoft_teams.send_channel_message",
         ctx=ctx,
@@ -156,9 +160,9 @@ async def test_teams_send_channel_message_posts_a_graph_chat_message(
 
 
 async def test_teams_send_chat_message_and_list_joined_teams(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(apis=apis, slug="microsoft_teams", client=loopback_allowed, token=TOKEN)
+    ctx = connect("microsoft_teams")
     sent = await run_action(
         "microsoft_teams.send_chat_message",
         ctx=ctx,
@@ -176,9 +180,9 @@ async def test_teams_send_chat_message_and_list_joined_teams(
     assert [(t["id"], t["displayName"]) for t in teams["teams"]] == [(TEAM_ID, "Contoso Sales")]
 
 
-async def test_teams_graph_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_teams_graph_errors(apis: AppApis, connect: Connect) -> None:
     message = {"team_id": TEAM_ID, "channel_id": CHANNEL_ID, "content": "hi"}
-    ctx = action_context(apis=apis, slug="microsoft_teams", client=loopback_allowed, token=TOKEN)
+    ctx = connect("microsoft_teams")
     unknown = await action_failure(
         "microsoft_teams.send_channel_message",
         ctx=ctx,
@@ -197,10 +201,8 @@ async def test_teams_graph_errors(apis: AppApis, loopback_allowed: OutboundClien
 SPREADSHEET_ID = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
 
 
-async def test_sheets_append_row_then_read_it_back(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(apis=apis, slug="google_sheets", client=loopback_allowed, token=TOKEN)
+async def test_sheets_append_row_then_read_it_back(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("google_sheets")
     appended = await run_action(
         "google_sheets.append_row",
         ctx=ctx,
@@ -233,9 +235,9 @@ async def test_sheets_append_row_then_read_it_back(
 
 
 async def test_sheets_create_spreadsheet_and_use_a_sheet_name_with_a_space(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(apis=apis, slug="google_sheets", client=loopback_allowed, token=TOKEN)
+    ctx = connect("google_sheets")
     created = await run_action(
         "google_sheets.create_spreadsheet",
         ctx=ctx,
@@ -265,9 +267,9 @@ async def test_sheets_create_spreadsheet_and_use_a_sheet_name_with_a_space(
     assert read["values"] == [["x"]]
 
 
-async def test_sheets_google_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_sheets_google_errors(connect: Connect) -> None:
     row = {"spreadsheet_id": SPREADSHEET_ID, "range": "Nowhere!A1", "values": ["x"]}
-    ctx = action_context(apis=apis, slug="google_sheets", client=loopback_allowed, token=TOKEN)
+    ctx = connect("google_sheets")
     invalid = await action_failure("google_sheets.append_row", ctx=ctx, given=row)
     assert (invalid.kind, invalid.status) == ("fatal", 400)
     assert "Unable to parse range: Nowhere!A1" in str(invalid)
@@ -281,9 +283,9 @@ PAGE_ID = "59833787-2cf9-4fdf-8782-e53db20768a5"
 
 
 async def test_notion_create_page_in_a_database_then_query_it(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(apis=apis, slug="notion", client=loopback_allowed, token=TOKEN)
+    ctx = connect("notion")
     status = {"select": {"name": "New"}}
     page = await run_action(
         "notion.create_page",
@@ -339,9 +341,9 @@ async def test_notion_create_page_in_a_database_then_query_it(
 
 
 async def test_notion_create_page_below_a_page_and_append_blocks(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(apis=apis, slug="notion", client=loopback_allowed, token=TOKEN)
+    ctx = connect("notion")
     page = await run_action(
         "notion.create_page",
         ctx=ctx,
@@ -365,8 +367,8 @@ async def test_notion_create_page_below_a_page_and_append_blocks(
     assert all(b["id"] for b in appended["results"])
 
 
-async def test_notion_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
-    ctx = action_context(apis=apis, slug="notion", client=loopback_allowed, token=TOKEN)
+async def test_notion_errors(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("notion")
     invalid = await action_failure(
         "notion.create_page",
         ctx=ctx,
@@ -392,10 +394,8 @@ BASE_ID = "appLkNDICXNqxSDhG"
 TABLE_ID = "tblrEBL7jEnF0lPIb"
 
 
-async def test_airtable_create_list_and_update_records(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(apis=apis, slug="airtable", client=loopback_allowed, token=TOKEN)
+async def test_airtable_create_list_and_update_records(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("airtable")
     created = await run_action(
         "airtable.create_records",
         ctx=ctx,
@@ -454,9 +454,9 @@ async def test_airtable_create_list_and_update_records(
     assert updated["fields"] == {"Name": "Acme", "Seats": 12.0, "Status": "Won"}
 
 
-async def test_airtable_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_airtable_errors(apis: AppApis, connect: Connect) -> None:
     create = {"base_id": BASE_ID, "table": "Sales Leads", "records": [{"Name": "Acme"}]}
-    ctx = action_context(apis=apis, slug="airtable", client=loopback_allowed, token=TOKEN)
+    ctx = connect("airtable")
     invalid = await action_failure(
         "airtable.create_records",
         ctx=ctx,
@@ -477,10 +477,8 @@ async def test_airtable_errors(apis: AppApis, loopback_allowed: OutboundClient) 
 # --- GitHub ------------------------------------------------------------------------------
 
 
-async def test_github_create_issue_and_comment_on_it(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(apis=apis, slug="github", client=loopback_allowed, token=TOKEN)
+async def test_github_create_issue_and_comment_on_it(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("github")
     issue = await run_action(
         "github.create_issue",
         ctx=ctx,
@@ -520,8 +518,8 @@ async def test_github_create_issue_and_comment_on_it(
     assert comment["html_url"].startswith(issue["html_url"] + "#issuecomment-")
 
 
-async def test_github_list_repos(apis: AppApis, loopback_allowed: OutboundClient) -> None:
-    ctx = action_context(apis=apis, slug="github", client=loopback_allowed, token=TOKEN)
+async def test_github_list_repos(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("github")
     listed = await run_action(
         "github.list_repos", ctx=ctx, given={"visibility": "private", "per_page": 50}
     )
@@ -546,9 +544,9 @@ async def test_github_list_repos(apis: AppApis, loopback_allowed: OutboundClient
     ]
 
 
-async def test_github_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_github_errors(apis: AppApis, connect: Connect) -> None:
     issue = {"owner": "octo-org", "repo": "hello-world", "title": "x"}
-    ctx = action_context(apis=apis, slug="github", client=loopback_allowed, token=TOKEN)
+    ctx = connect("github")
     invalid = await action_failure(
         "github.create_issue", ctx=ctx, given={**issue, "assignees": ["stranger"]}
     )
@@ -595,11 +593,9 @@ async def test_github_errors(apis: AppApis, loopback_allowed: OutboundClient) ->
     ],
 )
 async def test_a_refused_token_is_unauthorized(
-    apis: AppApis, loopback_allowed: OutboundClient, name: str, given: dict[str, Any], token: str
+    connect: Connect, name: str, given: dict[str, Any], token: str
 ) -> None:
-    refused = await refused_failure(
-        name, apis=apis, client=loopback_allowed, token=token, given=given
-    )
+    refused = await refused_failure(name, connect=connect, token=token, given=given)
     assert refused.status == 401
 
 

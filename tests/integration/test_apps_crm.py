@@ -14,8 +14,9 @@ from shared.connectors import ACTIONS
 from shared.connectors.catalog import load_catalog
 from shared.infra.outbound import OutboundClient
 from tests.app_fixtures import (
-    action_context,
+    Connect,
     action_failure,
+    connector,
     input_rejection,
     last_call,
     refused_failure,
@@ -47,13 +48,17 @@ async def apis(start_fake: StartFake) -> AppApis:
     return apis
 
 
+@pytest.fixture
+def connect(apis: AppApis, loopback_allowed: OutboundClient) -> Connect:
+    """Connections to the five fakes, each with its app's fields, holding TOKEN."""
+    return connector(apis=apis, client=loopback_allowed, token=TOKEN, fields=FIELDS)
+
+
 # --- HubSpot -----------------------------------------------------------------------------
 
 
-async def test_hubspot_create_contact_sends_properties(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(apis=apis, slug="hubspot", client=loopback_allowed, token=TOKEN)
+async def test_hubspot_create_contact_sends_properties(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("hubspot")
     given = {
         "email": "ada@acme.com",
         "firstname": "Ada",
@@ -78,10 +83,8 @@ async def test_hubspot_create_contact_sends_properties(
     assert set(created) == {"id", "properties", "createdAt", "updatedAt"}
 
 
-async def test_hubspot_update_and_search_contacts(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(apis=apis, slug="hubspot", client=loopback_allowed, token=TOKEN)
+async def test_hubspot_update_and_search_contacts(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("hubspot")
     contact = await run_action("hubspot.create_contact", ctx=ctx, given={"email": "bo@acme.com"})
     updated = await run_action(
         "hubspot.update_contact",
@@ -108,9 +111,9 @@ async def test_hubspot_update_and_search_contacts(
 
 
 async def test_hubspot_deal_and_note_are_associated_with_the_contact(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(apis=apis, slug="hubspot", client=loopback_allowed, token=TOKEN)
+    ctx = connect("hubspot")
     contact = await run_action("hubspot.create_contact", ctx=ctx, given={"email": "cy@acme.com"})
     deal = await run_action(
         "hubspot.create_deal",
@@ -150,10 +153,8 @@ async def test_hubspot_deal_and_note_are_associated_with_the_contact(
     assert note["id"] in apis.apps["hubspot"].data["notes"]
 
 
-async def test_hubspot_errors_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(apis=apis, slug="hubspot", client=loopback_allowed, token=TOKEN)
+async def test_hubspot_errors_become_action_errors(connect: Connect) -> None:
+    ctx = connect("hubspot")
     await run_action("hubspot.create_contact", ctx=ctx, given={"email": "dup@acme.com"})
     conflict = await action_failure(
         "hubspot.create_contact", ctx=ctx, given={"email": "dup@acme.com"}
@@ -176,15 +177,9 @@ async def test_hubspot_errors_become_action_errors(
 
 
 async def test_salesforce_create_lead_on_the_instance_from_the_token_answer(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(
-        apis=apis,
-        slug="salesforce",
-        client=loopback_allowed,
-        token=TOKEN,
-        fields=FIELDS["salesforce"],
-    )
+    ctx = connect("salesforce")
     created = await run_action(
         "salesforce.create_lead",
         ctx=ctx,
@@ -209,16 +204,8 @@ async def test_salesforce_create_lead_on_the_instance_from_the_token_answer(
     assert len(created["id"]) == 18
 
 
-async def test_salesforce_records_update_and_query(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(
-        apis=apis,
-        slug="salesforce",
-        client=loopback_allowed,
-        token=TOKEN,
-        fields=FIELDS["salesforce"],
-    )
+async def test_salesforce_records_update_and_query(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("salesforce")
     account = await run_action(
         "salesforce.create_record",
         ctx=ctx,
@@ -263,16 +250,8 @@ async def test_salesforce_records_update_and_query(
     assert (row["Id"], row["Name"], row["Phone"]) == (account["id"], "Acme", "555-0100")
 
 
-async def test_salesforce_errors_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(
-        apis=apis,
-        slug="salesforce",
-        client=loopback_allowed,
-        token=TOKEN,
-        fields=FIELDS["salesforce"],
-    )
+async def test_salesforce_errors_become_action_errors(connect: Connect) -> None:
+    ctx = connect("salesforce")
     missing = await action_failure(
         "salesforce.create_record",
         ctx=ctx,
@@ -291,15 +270,9 @@ async def test_salesforce_errors_become_action_errors(
 
 
 async def test_pipedrive_person_deal_and_search_on_the_api_domain(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(
-        apis=apis,
-        slug="pipedrive",
-        client=loopback_allowed,
-        token=TOKEN,
-        fields=FIELDS["pipedrive"],
-    )
+    ctx = connect("pipedrive")
     person = await run_action(
         "pipedrive.create_person",
         ctx=ctx,
@@ -351,16 +324,8 @@ async def test_pipedrive_person_deal_and_search_on_the_api_domain(
     assert found["next_cursor"] is None
 
 
-async def test_pipedrive_errors_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(
-        apis=apis,
-        slug="pipedrive",
-        client=loopback_allowed,
-        token=TOKEN,
-        fields=FIELDS["pipedrive"],
-    )
+async def test_pipedrive_errors_become_action_errors(connect: Connect) -> None:
+    ctx = connect("pipedrive")
     invalid = await action_failure(
         "pipedrive.create_deal", ctx=ctx, given={"title": "Orphan", "person_id": 999999}
     )
@@ -372,15 +337,9 @@ async def test_pipedrive_errors_become_action_errors(
 
 
 async def test_zendesk_ticket_comment_and_read_with_api_token_auth(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(
-        apis=apis,
-        slug="zendesk",
-        client=loopback_allowed,
-        token=ZENDESK_API_TOKEN,
-        fields=FIELDS["zendesk"],
-    )
+    ctx = connect("zendesk", token=ZENDESK_API_TOKEN)
     ticket = await run_action(
         "zendesk.create_ticket",
         ctx=ctx,
@@ -445,16 +404,8 @@ async def test_zendesk_ticket_comment_and_read_with_api_token_auth(
     assert users["count"] == 1
 
 
-async def test_zendesk_errors_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(
-        apis=apis,
-        slug="zendesk",
-        client=loopback_allowed,
-        token=ZENDESK_API_TOKEN,
-        fields=FIELDS["zendesk"],
-    )
+async def test_zendesk_errors_become_action_errors(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("zendesk", token=ZENDESK_API_TOKEN)
     apis.apps["zendesk"].data["rate_limited_for"] = 37
     limited = await action_failure("zendesk.get_ticket", ctx=ctx, given={"ticket_id": 1})
     assert (limited.kind, limited.status) == ("retryable", 429)
@@ -468,28 +419,16 @@ async def test_zendesk_errors_become_action_errors(
 
 
 async def test_zendesk_verify_call_refuses_a_wrong_token_where_users_me_would_not(
-    apis: AppApis, loopback_allowed: OutboundClient
+    connect: Connect,
 ) -> None:
     app = load_catalog().get("zendesk")
     assert app is not None
     assert app.verify is not None
-    wrong = action_context(
-        apis=apis,
-        slug="zendesk",
-        client=loopback_allowed,
-        token="not-the-token",
-        fields=FIELDS["zendesk"],
-    )
+    wrong = connect("zendesk", token="not-the-token")
     me = await wrong.call_api("GET", "/users/me.json")
     assert me.status == 200  # Zendesk's anonymous user: useless as a check
     assert (await wrong.call_api(app.verify.method, app.verify.path)).status == 401
-    right = action_context(
-        apis=apis,
-        slug="zendesk",
-        client=loopback_allowed,
-        token=ZENDESK_API_TOKEN,
-        fields=FIELDS["zendesk"],
-    )
+    right = connect("zendesk", token=ZENDESK_API_TOKEN)
     assert (await right.call_api(app.verify.method, app.verify.path)).status == 200
 
 
@@ -497,15 +436,9 @@ async def test_zendesk_verify_call_refuses_a_wrong_token_where_users_me_would_no
 
 
 async def test_quickbooks_customer_invoice_and_query_in_the_realm(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = action_context(
-        apis=apis,
-        slug="quickbooks",
-        client=loopback_allowed,
-        token=TOKEN,
-        fields=FIELDS["quickbooks"],
-    )
+    ctx = connect("quickbooks")
     customer = await run_action(
         "quickbooks.create_customer",
         ctx=ctx,
@@ -581,16 +514,8 @@ async def test_quickbooks_customer_invoice_and_query_in_the_realm(
     assert [c["Id"] for c in found["Customer"]] == [customer["Id"]]
 
 
-async def test_quickbooks_faults_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(
-        apis=apis,
-        slug="quickbooks",
-        client=loopback_allowed,
-        token=TOKEN,
-        fields=FIELDS["quickbooks"],
-    )
+async def test_quickbooks_faults_become_action_errors(connect: Connect) -> None:
+    ctx = connect("quickbooks")
     await run_action("quickbooks.create_customer", ctx=ctx, given={"display_name": "Twice"})
     duplicate = await action_failure(
         "quickbooks.create_customer", ctx=ctx, given={"display_name": "Twice"}
@@ -624,16 +549,9 @@ REFUSED = [
 
 @pytest.mark.parametrize(("name", "given", "token"), REFUSED)
 async def test_a_refused_credential_is_unauthorized(
-    apis: AppApis, loopback_allowed: OutboundClient, name: str, given: dict[str, Any], token: str
+    connect: Connect, name: str, given: dict[str, Any], token: str
 ) -> None:
-    refused = await refused_failure(
-        name,
-        apis=apis,
-        client=loopback_allowed,
-        token=token,
-        given=given,
-        fields=FIELDS.get(ACTIONS[name].app),
-    )
+    refused = await refused_failure(name, connect=connect, token=token, given=given)
     assert refused.status == 401
 
 

@@ -15,7 +15,6 @@ from pydantic import BaseModel
 
 from shared.connectors import ACTIONS
 from shared.connectors.apps.epic import CreateObservationInput
-from shared.connectors.base import ActionContext
 from shared.connectors.catalog import load_catalog
 from shared.connectors.fhir import (
     ReadPatientInput,
@@ -24,8 +23,9 @@ from shared.connectors.fhir import (
 )
 from shared.infra.outbound import OutboundClient
 from tests.app_fixtures import (
-    action_context,
+    Connect,
     action_failure,
+    connector,
     input_rejection,
     only_call,
     refused_failure,
@@ -55,16 +55,15 @@ async def apis(start_fake: StartFake) -> AppApis:
     return await start_app_apis(start_fake, slugs=SLUGS, credentials=[TOKEN])
 
 
-def smart_fields(*, apis: AppApis, slug: str) -> dict[str, str]:
-    """A SMART connection's fields: its FHIR base is the fake's and its launch chose PATIENT
-    (the token answer's ``patient``)."""
-    return {"fhir_base_url": apis.api_url(slug) + FHIR_BASES[slug], "patient_id": PATIENT_ID}
-
-
-def smart_context(*, apis: AppApis, slug: str, client: OutboundClient) -> ActionContext:
-    """A step's context for a SMART connection to ``slug`` holding TOKEN."""
-    fields = smart_fields(apis=apis, slug=slug)
-    return action_context(apis=apis, slug=slug, client=client, token=TOKEN, fields=fields)
+@pytest.fixture
+def connect(apis: AppApis, loopback_allowed: OutboundClient) -> Connect:
+    """SMART connections holding TOKEN: each one's FHIR base is its fake's and its launch chose
+    PATIENT (the token answer's ``patient``)."""
+    fields = {
+        slug: {"fhir_base_url": apis.api_url(slug) + base, "patient_id": PATIENT_ID}
+        for slug, base in FHIR_BASES.items()
+    }
+    return connector(apis=apis, client=loopback_allowed, token=TOKEN, fields=fields)
 
 
 def test_each_emr_app_is_a_smart_on_fhir_catalog_entry() -> None:
@@ -109,11 +108,11 @@ async def test_the_fhir_server_publishes_its_smart_configuration(
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_read_patient_reads_the_connections_patient_by_default(
-    apis: AppApis, loopback_allowed: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
     patient = await run_action(
         f"{slug}.read_patient",
-        ctx=smart_context(apis=apis, slug=slug, client=loopback_allowed),
+        ctx=connect(slug),
         given={},
     )
     assert patient == PATIENT
@@ -124,13 +123,13 @@ async def test_read_patient_reads_the_connections_patient_by_default(
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_read_patient_reads_the_patient_named(
-    apis: AppApis, loopback_allowed: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
     other = {**PATIENT, "id": "other-patient-1", "name": [{"family": "Ng", "given": ["Li"]}]}
     apis.apps[slug].data["patients"][other["id"]] = other
     assert await run_action(
         f"{slug}.read_patient",
-        ctx=smart_context(apis=apis, slug=slug, client=loopback_allowed),
+        ctx=connect(slug),
         given={"id": other["id"]},
     ) == (other)
     assert only_call(apis.apps[slug]).path == f"{FHIR_BASES[slug]}/Patient/other-patient-1"
@@ -138,7 +137,7 @@ async def test_read_patient_reads_the_patient_named(
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_search_patients_sends_fhir_search_parameters_and_returns_the_entries(
-    apis: AppApis, loopback_allowed: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
     apis.apps[slug].data["patients"]["p2"] = {
         **PATIENT,
@@ -148,7 +147,7 @@ async def test_search_patients_sends_fhir_search_parameters_and_returns_the_entr
     }
     found = await run_action(
         f"{slug}.search_patients",
-        ctx=smart_context(apis=apis, slug=slug, client=loopback_allowed),
+        ctx=connect(slug),
         given={"family": "lopez", "given": "Camila", "birthdate": "1987-09-12", "count": 10},
     )
     assert found["entries"] == [PATIENT]
@@ -166,21 +165,19 @@ async def test_search_patients_sends_fhir_search_parameters_and_returns_the_entr
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-async def test_search_patients_by_identifier(
-    apis: AppApis, loopback_allowed: OutboundClient, slug: str
-) -> None:
+async def test_search_patients_by_identifier(apis: AppApis, connect: Connect, slug: str) -> None:
     (identifier,) = PATIENT["identifier"]
     token = f"{identifier['system']}|{identifier['value']}"
     found = await run_action(
         f"{slug}.search_patients",
-        ctx=smart_context(apis=apis, slug=slug, client=loopback_allowed),
+        ctx=connect(slug),
         given={"identifier": token},
     )
     assert [p["id"] for p in found["entries"]] == [PATIENT_ID]
     assert only_call(apis.apps[slug]).query == {"identifier": token}
     nobody = await run_action(
         f"{slug}.search_patients",
-        ctx=smart_context(apis=apis, slug=slug, client=loopback_allowed),
+        ctx=connect(slug),
         given={"identifier": "no-such-mrn"},
     )
     # Epic adds an OperationOutcome entry (4101, no results): not a patient.
@@ -189,7 +186,7 @@ async def test_search_patients_by_identifier(
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_search_observations_filters_by_patient_category_and_a_date_range(
-    apis: AppApis, loopback_allowed: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
     later = {**OBSERVATION, "id": "obs-later", "effectiveDateTime": "2024-05-01T08:00:00Z"}
     lab = {
@@ -200,7 +197,7 @@ async def test_search_observations_filters_by_patient_category_and_a_date_range(
     apis.apps[slug].data["observations"] += [later, lab]
     found = await run_action(
         f"{slug}.search_observations",
-        ctx=smart_context(apis=apis, slug=slug, client=loopback_allowed),
+        ctx=connect(slug),
         given={"category": "vital-signs", "date": ["ge2024-03-01", "lt2024-04-01"]},
     )
     # Only the March vital sign: the lab is another category, the May one past the second bound.
@@ -213,11 +210,11 @@ async def test_search_observations_filters_by_patient_category_and_a_date_range(
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_search_observations_by_code_for_a_named_patient(
-    apis: AppApis, loopback_allowed: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
     found = await run_action(
         f"{slug}.search_observations",
-        ctx=smart_context(apis=apis, slug=slug, client=loopback_allowed),
+        ctx=connect(slug),
         given={"patient": PATIENT_ID, "code": "http://loinc.org|8867-4"},
     )
     assert [o["id"] for o in found["entries"]] == [OBSERVATION["id"]]
@@ -227,10 +224,8 @@ async def test_search_observations_by_code_for_a_named_patient(
     }
 
 
-async def test_epic_create_observation_files_a_vital_sign(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = smart_context(apis=apis, slug="epic", client=loopback_allowed)
+async def test_epic_create_observation_files_a_vital_sign(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("epic")
     created = await run_action(
         "epic.create_observation",
         ctx=ctx,
@@ -283,11 +278,11 @@ async def test_epic_create_observation_files_a_vital_sign(
 
 
 async def test_epic_refuses_an_observation_for_an_unknown_patient_with_its_diagnostics(
-    apis: AppApis, loopback_allowed: OutboundClient
+    connect: Connect,
 ) -> None:
     failed = await action_failure(
         "epic.create_observation",
-        ctx=smart_context(apis=apis, slug="epic", client=loopback_allowed),
+        ctx=connect("epic"),
         given={
             "patient": "not-a-patient",
             "code": "8867-4",
@@ -301,11 +296,11 @@ async def test_epic_refuses_an_observation_for_an_unknown_patient_with_its_diagn
 
 
 async def test_epic_refuses_an_observation_search_without_category_or_code(
-    apis: AppApis, loopback_allowed: OutboundClient
+    connect: Connect,
 ) -> None:
     failed = await action_failure(
         "epic.search_observations",
-        ctx=smart_context(apis=apis, slug="epic", client=loopback_allowed),
+        ctx=connect("epic"),
         given={},
     )
     assert failed.kind == "fatal"
@@ -315,38 +310,31 @@ async def test_epic_refuses_an_observation_search_without_category_or_code(
 
 @pytest.mark.parametrize("slug", ["cerner", "athenahealth"])
 async def test_other_vendors_search_a_patients_observations_without_a_category(
-    apis: AppApis, loopback_allowed: OutboundClient, slug: str
+    connect: Connect, slug: str
 ) -> None:
     found = await run_action(
         f"{slug}.search_observations",
-        ctx=smart_context(apis=apis, slug=slug, client=loopback_allowed),
+        ctx=connect(slug),
         given={},
     )
     assert [o["id"] for o in found["entries"]] == [OBSERVATION["id"]]
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-async def test_an_unknown_token_is_unauthorized(
-    apis: AppApis, loopback_allowed: OutboundClient, slug: str
-) -> None:
+async def test_an_unknown_token_is_unauthorized(connect: Connect, slug: str) -> None:
     failed = await refused_failure(
-        f"{slug}.read_patient",
-        apis=apis,
-        client=loopback_allowed,
-        token="revoked",
-        given={},
-        fields=smart_fields(apis=apis, slug=slug),
+        f"{slug}.read_patient", connect=connect, token="revoked", given={}
     )
     assert failed.status == 401
 
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_an_unknown_patient_is_a_fatal_error_naming_the_outcome(
-    apis: AppApis, loopback_allowed: OutboundClient, slug: str
+    connect: Connect, slug: str
 ) -> None:
     failed = await action_failure(
         f"{slug}.read_patient",
-        ctx=smart_context(apis=apis, slug=slug, client=loopback_allowed),
+        ctx=connect(slug),
         given={"id": "nobody"},
     )
     assert failed.kind == "fatal"
@@ -356,12 +344,12 @@ async def test_an_unknown_patient_is_a_fatal_error_naming_the_outcome(
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_throttling_is_retryable_after_the_servers_delay(
-    apis: AppApis, loopback_allowed: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
     apis.apps[slug].data["throttle"] = 30
     failed = await action_failure(
         f"{slug}.search_patients",
-        ctx=smart_context(apis=apis, slug=slug, client=loopback_allowed),
+        ctx=connect(slug),
         given={"family": "Lopez"},
     )
     assert failed.kind == "retryable"
@@ -379,7 +367,7 @@ async def test_throttling_is_retryable_after_the_servers_delay(
 )
 async def test_an_action_refuses_before_any_call(
     apis: AppApis,
-    loopback_allowed: OutboundClient,
+    connect: Connect,
     name: str,
     patient_id: str | None,
     given: dict[str, Any],
@@ -388,7 +376,7 @@ async def test_an_action_refuses_before_any_call(
     """No patient on the connection, a patient id from the token answer that is not a FHIR
     id, an empty patient search: each refused without calling the server."""
     slug = ACTIONS[name].app
-    ctx = smart_context(apis=apis, slug=slug, client=loopback_allowed)
+    ctx = connect(slug)
     patient = {} if patient_id is None else {"patient_id": patient_id}
     ctx = replace(ctx, fields={"fhir_base_url": ctx.fields["fhir_base_url"], **patient})
     failed = await action_failure(name, ctx=ctx, given=given)

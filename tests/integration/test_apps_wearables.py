@@ -14,8 +14,9 @@ from shared.connectors import ACTIONS, actions_of
 from shared.connectors.catalog import load_catalog
 from shared.infra.outbound import OutboundClient
 from tests.app_fixtures import (
-    action_context,
+    Connect,
     action_failure,
+    connector,
     input_rejection,
     only_call,
     refused_failure,
@@ -33,6 +34,12 @@ TOKEN = "wearables-access-token"
 async def apis(start_fake: StartFake) -> AppApis:
     """Every wearables API, accepting TOKEN."""
     return await start_app_apis(start_fake, slugs=SLUGS, credentials=[TOKEN])
+
+
+@pytest.fixture
+def connect(apis: AppApis, loopback_allowed: OutboundClient) -> Connect:
+    """Connections to the wearables fakes, holding TOKEN."""
+    return connector(apis=apis, client=loopback_allowed, token=TOKEN)
 
 
 def test_every_wearables_app_has_its_actions() -> None:
@@ -60,9 +67,9 @@ def test_every_wearables_app_has_its_actions() -> None:
 
 @pytest.mark.parametrize("verb", ["daily_sleep", "daily_activity"])
 async def test_oura_daily_collections_read_a_range_of_days(
-    apis: AppApis, loopback_allowed: OutboundClient, verb: str
+    apis: AppApis, connect: Connect, verb: str
 ) -> None:
-    ctx = action_context(apis=apis, slug="oura", client=loopback_allowed, token=TOKEN)
+    ctx = connect("oura")
     out = await run_action(
         f"oura.{verb}", ctx=ctx, given={"start_date": "2026-11-20", "end_date": "2026-11-22"}
     )
@@ -74,10 +81,8 @@ async def test_oura_daily_collections_read_a_range_of_days(
     assert out["next_token"] is None
 
 
-async def test_oura_heart_rate_reads_a_time_window(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(apis=apis, slug="oura", client=loopback_allowed, token=TOKEN)
+async def test_oura_heart_rate_reads_a_time_window(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("oura")
     out = await run_action(
         "oura.heart_rate",
         ctx=ctx,
@@ -97,12 +102,10 @@ async def test_oura_heart_rate_reads_a_time_window(
     assert out["next_token"] is None
 
 
-async def test_oura_errors_map_to_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
+async def test_oura_errors_map_to_action_errors(connect: Connect) -> None:
     too_long = await action_failure(
         "oura.heart_rate",
-        ctx=action_context(apis=apis, slug="oura", client=loopback_allowed, token=TOKEN),
+        ctx=connect("oura"),
         given={"start_datetime": "2026-09-01T00:00:00Z", "end_datetime": "2026-11-01T00:00:00Z"},
     )
     assert (too_long.kind, too_long.status) == ("fatal", 400)
@@ -112,12 +115,10 @@ async def test_oura_errors_map_to_action_errors(
 # --- Fitbit -----------------------------------------------------------------------------
 
 
-async def test_fitbit_activity_summary_reads_a_day(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
+async def test_fitbit_activity_summary_reads_a_day(apis: AppApis, connect: Connect) -> None:
     out = await run_action(
         "fitbit.activity_summary",
-        ctx=action_context(apis=apis, slug="fitbit", client=loopback_allowed, token=TOKEN),
+        ctx=connect("fitbit"),
         given={"date": "2026-11-25"},
     )
 
@@ -127,12 +128,10 @@ async def test_fitbit_activity_summary_reads_a_day(
     assert out["goals"]["steps"] == 10000
 
 
-async def test_fitbit_sleep_log_reads_a_night(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
+async def test_fitbit_sleep_log_reads_a_night(apis: AppApis, connect: Connect) -> None:
     out = await run_action(
         "fitbit.sleep_log",
-        ctx=action_context(apis=apis, slug="fitbit", client=loopback_allowed, token=TOKEN),
+        ctx=connect("fitbit"),
         given={"date": "2026-11-25"},
     )
 
@@ -143,12 +142,10 @@ async def test_fitbit_sleep_log_reads_a_night(
     assert out["summary"]["totalMinutesAsleep"] == 420
 
 
-async def test_fitbit_heart_rate_reads_a_period(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
+async def test_fitbit_heart_rate_reads_a_period(apis: AppApis, connect: Connect) -> None:
     out = await run_action(
         "fitbit.heart_rate",
-        ctx=action_context(apis=apis, slug="fitbit", client=loopback_allowed, token=TOKEN),
+        ctx=connect("fitbit"),
         given={"date": "2026-11-25", "period": "7d"},
     )
 
@@ -158,13 +155,11 @@ async def test_fitbit_heart_rate_reads_a_period(
     assert (day["dateTime"], day["value"]["restingHeartRate"]) == ("2026-11-25", 61)
 
 
-async def test_fitbit_errors_map_to_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
+async def test_fitbit_errors_map_to_action_errors(apis: AppApis, connect: Connect) -> None:
     apis.apps["fitbit"].data["retry_after"] = 37
     limited = await action_failure(
         "fitbit.activity_summary",
-        ctx=action_context(apis=apis, slug="fitbit", client=loopback_allowed, token=TOKEN),
+        ctx=connect("fitbit"),
         given={"date": "2026-11-25"},
     )
     assert (limited.kind, limited.status) == ("retryable", 429)
@@ -174,12 +169,10 @@ async def test_fitbit_errors_map_to_action_errors(
 # --- Withings ---------------------------------------------------------------------------
 
 
-async def test_withings_measures_posts_getmeas(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
+async def test_withings_measures_posts_getmeas(apis: AppApis, connect: Connect) -> None:
     out = await run_action(
         "withings.measures",
-        ctx=action_context(apis=apis, slug="withings", client=loopback_allowed, token=TOKEN),
+        ctx=connect("withings"),
         given={
             "meastypes": [1, 76],
             "startdate": "2026-11-01T00:00:00Z",
@@ -203,12 +196,10 @@ async def test_withings_measures_posts_getmeas(
     assert out["more"] == 0
 
 
-async def test_withings_activity_posts_getactivity(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
+async def test_withings_activity_posts_getactivity(apis: AppApis, connect: Connect) -> None:
     out = await run_action(
         "withings.activity",
-        ctx=action_context(apis=apis, slug="withings", client=loopback_allowed, token=TOKEN),
+        ctx=connect("withings"),
         given={
             "startdateymd": "2026-11-24",
             "enddateymd": "2026-11-25",
@@ -227,12 +218,10 @@ async def test_withings_activity_posts_getactivity(
     assert [a["date"] for a in out["activities"]] == ["2026-11-24", "2026-11-25"]
 
 
-async def test_withings_sleep_summary_posts_getsummary(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
+async def test_withings_sleep_summary_posts_getsummary(apis: AppApis, connect: Connect) -> None:
     out = await run_action(
         "withings.sleep_summary",
-        ctx=action_context(apis=apis, slug="withings", client=loopback_allowed, token=TOKEN),
+        ctx=connect("withings"),
         given={"startdateymd": "2026-11-25", "enddateymd": "2026-11-25"},
     )
 
@@ -248,12 +237,12 @@ async def test_withings_sleep_summary_posts_getsummary(
 
 
 async def test_withings_status_codes_in_http_200_map_to_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
     window = {"startdateymd": "2026-11-25", "enddateymd": "2026-11-25"}
     invalid = await action_failure(
         "withings.measures",
-        ctx=action_context(apis=apis, slug="withings", client=loopback_allowed, token=TOKEN),
+        ctx=connect("withings"),
         given={
             "meastypes": [299],
             "startdate": "2026-11-01T00:00:00Z",
@@ -267,7 +256,7 @@ async def test_withings_status_codes_in_http_200_map_to_action_errors(
     apis.apps["withings"].data["rate_limited"] = True
     limited = await action_failure(
         "withings.sleep_summary",
-        ctx=action_context(apis=apis, slug="withings", client=loopback_allowed, token=TOKEN),
+        ctx=connect("withings"),
         given=window,
     )
     assert (limited.kind, limited.status) == ("retryable", 429)
@@ -281,10 +270,10 @@ async def test_withings_status_codes_in_http_200_map_to_action_errors(
     [("recovery", "/v2/recovery"), ("sleep", "/v2/activity/sleep"), ("cycles", "/v2/cycle")],
 )
 async def test_whoop_collections_page_with_next_token(
-    apis: AppApis, loopback_allowed: OutboundClient, verb: str, path: str
+    apis: AppApis, connect: Connect, verb: str, path: str
 ) -> None:
     apis.apps["whoop"].data["records"] = 3
-    ctx = action_context(apis=apis, slug="whoop", client=loopback_allowed, token=TOKEN)
+    ctx = connect("whoop")
     window = {"start": "2026-11-01T00:00:00Z", "end": "2026-11-26T00:00:00+00:00", "limit": 2}
     first = await run_action(f"whoop.{verb}", ctx=ctx, given=window)
     second = await run_action(
@@ -309,11 +298,11 @@ async def test_whoop_collections_page_with_next_token(
 
 
 async def test_strava_list_activities_sends_epoch_bounds_and_paging(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
     out = await run_action(
         "strava.list_activities",
-        ctx=action_context(apis=apis, slug="strava", client=loopback_allowed, token=TOKEN),
+        ctx=connect("strava"),
         given={"after": "2026-11-01T00:00:00Z", "before": "2026-11-26T00:00:00Z", "per_page": 50},
     )
 
@@ -330,11 +319,11 @@ async def test_strava_list_activities_sends_epoch_bounds_and_paging(
 
 
 async def test_strava_get_activity_returns_the_detailed_activity(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
     out = await run_action(
         "strava.get_activity",
-        ctx=action_context(apis=apis, slug="strava", client=loopback_allowed, token=TOKEN),
+        ctx=connect("strava"),
         given={"activity_id": 154504250377},
     )
 
@@ -345,12 +334,12 @@ async def test_strava_get_activity_returns_the_detailed_activity(
 
 
 async def test_strava_athlete_stats_looks_up_the_connected_athlete(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
     apis.apps["strava"].data["athlete_id"] = 227615
     out = await run_action(
         "strava.athlete_stats",
-        ctx=action_context(apis=apis, slug="strava", client=loopback_allowed, token=TOKEN),
+        ctx=connect("strava"),
         given={},
     )
 
@@ -363,12 +352,10 @@ async def test_strava_athlete_stats_looks_up_the_connected_athlete(
     assert out["recent_run_totals"]["count"] == 12
 
 
-async def test_strava_errors_map_to_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
+async def test_strava_errors_map_to_action_errors(connect: Connect) -> None:
     missing = await action_failure(
         "strava.get_activity",
-        ctx=action_context(apis=apis, slug="strava", client=loopback_allowed, token=TOKEN),
+        ctx=connect("strava"),
         given={"activity_id": 1},
     )
     assert (missing.kind, missing.status) == ("fatal", 404)
@@ -378,10 +365,8 @@ async def test_strava_errors_map_to_action_errors(
 # --- Polar ------------------------------------------------------------------------------
 
 
-async def test_polar_reads_need_the_user_registered_first(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = action_context(apis=apis, slug="polar", client=loopback_allowed, token=TOKEN)
+async def test_polar_reads_need_the_user_registered_first(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("polar")
     unregistered = await action_failure("polar.list_exercises", ctx=ctx, given={})
     assert (unregistered.kind, unregistered.status) == ("fatal", 403)
     assert "not registered" in str(unregistered)
@@ -399,11 +384,11 @@ async def test_polar_reads_need_the_user_registered_first(
     assert again == {"member-id": "acme-user-7", "already_registered": True}
 
 
-async def test_polar_list_exercises(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_polar_list_exercises(apis: AppApis, connect: Connect) -> None:
     apis.apps["polar"].data["registered"] = "acme-user-7"
     out = await run_action(
         "polar.list_exercises",
-        ctx=action_context(apis=apis, slug="polar", client=loopback_allowed, token=TOKEN),
+        ctx=connect("polar"),
         given={"zones": True},
     )
 
@@ -416,11 +401,11 @@ async def test_polar_list_exercises(apis: AppApis, loopback_allowed: OutboundCli
     assert exercise["heart_rate_zones"][0]["index"] == 1
 
 
-async def test_polar_sleep(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_polar_sleep(apis: AppApis, connect: Connect) -> None:
     apis.apps["polar"].data["registered"] = "acme-user-7"
     out = await run_action(
         "polar.sleep",
-        ctx=action_context(apis=apis, slug="polar", client=loopback_allowed, token=TOKEN),
+        ctx=connect("polar"),
         given={},
     )
 
@@ -435,11 +420,11 @@ async def test_polar_sleep(apis: AppApis, loopback_allowed: OutboundClient) -> N
 
 @pytest.mark.parametrize(("verb", "record"), [("egvs", "egv"), ("events", "event")])
 async def test_dexcom_records_in_a_window(
-    apis: AppApis, loopback_allowed: OutboundClient, verb: str, record: str
+    apis: AppApis, connect: Connect, verb: str, record: str
 ) -> None:
     out = await run_action(
         f"dexcom.{verb}",
-        ctx=action_context(apis=apis, slug="dexcom", client=loopback_allowed, token=TOKEN),
+        ctx=connect("dexcom"),
         given={"start_date": "2026-11-25T08:00:00Z", "end_date": "2026-11-25T10:00:00+01:00"},
     )
 
@@ -451,10 +436,10 @@ async def test_dexcom_records_in_a_window(
     assert [r["recordId"] for r in out["records"]] == [f"{record}-{n}" for n in range(3)]
 
 
-async def test_dexcom_data_range(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_dexcom_data_range(apis: AppApis, connect: Connect) -> None:
     out = await run_action(
         "dexcom.data_range",
-        ctx=action_context(apis=apis, slug="dexcom", client=loopback_allowed, token=TOKEN),
+        ctx=connect("dexcom"),
         given={"last_sync_time": "2026-11-20T06:30:00Z"},
     )
 
@@ -481,10 +466,10 @@ async def test_dexcom_data_range(apis: AppApis, loopback_allowed: OutboundClient
     ],
 )
 async def test_a_refused_token_is_unauthorized(
-    apis: AppApis, loopback_allowed: OutboundClient, name: str, given: dict[str, Any]
+    connect: Connect, name: str, given: dict[str, Any]
 ) -> None:
     refused = await refused_failure(
-        name, apis=apis, client=loopback_allowed, token="revoked-wearables-token", given=given
+        name, connect=connect, token="revoked-wearables-token", given=given
     )
     assert refused.status == 401
 
