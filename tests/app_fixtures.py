@@ -95,6 +95,13 @@ def connector(
     return connect
 
 
+def app_of(name: str) -> str:
+    """The slug of the app whose action is ``name``."""
+    app = ACTIONS[name].app
+    assert app is not None
+    return app
+
+
 async def run_action(name: str, *, ctx: ActionContext, given: dict[str, Any]) -> Any:
     """Run the action ``name`` as a workflow step does: ``given`` validated by its input model."""
     action = ACTIONS[name]
@@ -113,7 +120,7 @@ async def refused_failure(
 ) -> ActionError:
     """The ActionError running ``name`` on a connection holding a ``token`` the fake refuses
     raises: checked to be ``unauthorized`` and not to repeat the token."""
-    refused = await action_failure(name, ctx=connect(ACTIONS[name].app, token=token), given=given)
+    refused = await action_failure(name, ctx=connect(app_of(name), token=token), given=given)
     assert refused.kind == "unauthorized"
     assert token not in str(refused)
     return refused

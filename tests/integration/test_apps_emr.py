@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from shared.connectors import ACTIONS
 from shared.connectors.apps.epic import CreateObservationInput
 from shared.connectors.catalog import load_catalog
 from shared.connectors.fhir import (
@@ -25,6 +24,7 @@ from shared.infra.outbound import OutboundClient
 from tests.app_fixtures import (
     Connect,
     action_failure,
+    app_of,
     connector,
     input_rejection,
     only_call,
@@ -375,7 +375,7 @@ async def test_an_action_refuses_before_any_call(
 ) -> None:
     """No patient on the connection, a patient id from the token answer that is not a FHIR
     id, an empty patient search: each refused without calling the server."""
-    slug = ACTIONS[name].app
+    slug = app_of(name)
     ctx = connect(slug)
     patient = {} if patient_id is None else {"patient_id": patient_id}
     ctx = replace(ctx, fields={"fhir_base_url": ctx.fields["fhir_base_url"], **patient})
