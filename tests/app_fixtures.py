@@ -116,12 +116,13 @@ async def action_failure(name: str, *, ctx: ActionContext, given: dict[str, Any]
 
 
 async def refused_failure(
-    name: str, *, connect: Connect, token: str, given: dict[str, Any]
+    name: str, *, connect: Connect, token: str, given: dict[str, Any], status: int = 401
 ) -> ActionError:
     """The ActionError running ``name`` on a connection holding a ``token`` the fake refuses
-    raises: checked to be ``unauthorized`` and not to repeat the token."""
+    raises: checked to be ``unauthorized`` with the provider's HTTP ``status``, and not to
+    repeat the token."""
     refused = await action_failure(name, ctx=connect(app_of(name), token=token), given=given)
-    assert refused.kind == "unauthorized"
+    assert (refused.kind, refused.status) == ("unauthorized", status)
     assert token not in str(refused)
     return refused
 

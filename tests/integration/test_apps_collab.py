@@ -71,6 +71,7 @@ async def test_slack_errors_answered_with_http_200_become_action_errors(
         connect=connect,
         token="xoxb-revoked",
         given={"channel": "C0GENERAL1", "text": "x"},
+        status=200,  # Slack answers errors with HTTP 200 and ok: false
     )
     assert "invalid_auth" in str(refused)
 
@@ -595,8 +596,7 @@ async def test_github_errors(apis: AppApis, connect: Connect) -> None:
 async def test_a_refused_token_is_unauthorized(
     connect: Connect, name: str, given: dict[str, Any], token: str
 ) -> None:
-    refused = await refused_failure(name, connect=connect, token=token, given=given)
-    assert refused.status == 401
+    await refused_failure(name, connect=connect, token=token, given=given)
 
 
 # --- Inputs ------------------------------------------------------------------------------

