@@ -218,11 +218,13 @@ async def _refresh(
 
 
 def refusal_status(exc: OAuthError) -> ConnectionStatus | None:
-    """What a token endpoint's refusal makes of the connection: ``revoked`` when it says the
-    grant was revoked, ``needs_reauth`` when the grant or client is refused otherwise; None
-    for failures that may pass (network, 5xx, an answer that is not a token)."""
+    """What a token endpoint's refusal makes of the connection: ``revoked`` when its error
+    code says the grant was revoked (Slack's ``token_revoked``), ``needs_reauth`` when the
+    grant or client is refused otherwise; None for failures that may pass (network, 5xx, an
+    answer that is not a token). An ``invalid_grant`` is never taken for a revocation from
+    its description: providers word it "invalid, expired, or revoked" whatever happened."""
     code = exc.code.lower()
-    if code in _GRANT_REVOKED or (code in _GRANT_GONE and "revoked" in exc.description.lower()):
+    if code in _GRANT_REVOKED:
         return ConnectionStatus.REVOKED
     if code in _GRANT_GONE:
         return ConnectionStatus.NEEDS_REAUTH

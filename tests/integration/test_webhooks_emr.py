@@ -71,6 +71,9 @@ async def test_a_bad_url_is_refused_before_anything_is_stored(hooks: Api) -> Non
     assert reply.status == 422, reply.body
     assert (await hooks.call("GET", "/v1/webhook")).body["webhook_urls"] == []
     assert (await hooks.call("POST", "/v1/webhook", {})).status == 422
+    not_a_url = await hooks.call("POST", "/v1/webhook", {"webhook_url": "0"})
+    assert not_a_url.status == 422, not_a_url.body
+    assert not_a_url.body["error"]["field"] == "webhook_url"
 
 
 async def test_events_arrive_in_the_emr_shape_verified_by_the_guides_check(

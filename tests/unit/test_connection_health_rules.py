@@ -42,7 +42,7 @@ def app(**oauth: object) -> App:
         ("invalid_grant", "token endpoint answered 400", ConnectionStatus.NEEDS_REAUTH),
         ("unauthorized_client", "", ConnectionStatus.NEEDS_REAUTH),
         ("invalid_client", "", ConnectionStatus.NEEDS_REAUTH),
-        ("invalid_grant", "Token has been expired or revoked.", ConnectionStatus.REVOKED),
+        ("invalid_grant", "Token has been expired or revoked.", ConnectionStatus.NEEDS_REAUTH),
         ("token_revoked", "", ConnectionStatus.REVOKED),
         ("server_error", "", None),
         ("temporarily_unavailable", "", None),

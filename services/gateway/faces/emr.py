@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from services.gateway.endpoints import Call, Router
-from shared.errors import not_found
+from shared.errors import invalid, not_found
 from shared.schemas import RequestModel, ResponseModel
 from shared.webhooks import service as webhooks
 from shared.webhooks import store as webhook_store
@@ -108,13 +108,17 @@ async def _shared_secret(call: Call, endpoints: list[Endpoint]) -> bytes | None:
 async def emr_create_webhook(call: Call, body: EmrWebhookCreate) -> EmrWebhookCreated:
     res = call.resources
     shared = await _shared_secret(call, await _emr_endpoints(call))
-    request = WebhookEndpointCreate.model_validate(
-        {
-            "url": body.webhook_url,
-            "event_types": None,  # every type that is not opt-in
-            "format": EndpointFormat.EMR,
-        }
-    )
+    try:
+        request = WebhookEndpointCreate.model_validate(
+            {
+                "url": body.webhook_url,
+                "event_types": None,  # every type that is not opt-in
+                "format": EndpointFormat.EMR,
+            }
+        )
+    except ValidationError as exc:
+        problem = exc.errors(include_input=False, include_url=False)[0]["msg"]
+        raise invalid("webhook_url", f"webhook_url: {problem}") from None
     endpoint, secret = await webhooks.create_endpoint(
         pool=res.pool,
         keyring=res.keyring,
