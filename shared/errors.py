@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     BODY_TIMEOUT = "request_body_timeout"
     BAD_REQUEST = "bad_request"
+    CREDENTIALS_REJECTED = "credentials_rejected"
+    APP_UNREACHABLE = "app_unreachable"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -52,6 +54,8 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.BODY_TIMEOUT: 408,
     ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.CREDENTIALS_REJECTED: 422,
+    ErrorCode.APP_UNREACHABLE: 502,
 }
 
 
