@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     cache_max_entries: PositiveInt = 100_000
 
     max_body_bytes: PositiveInt = 1024 * 1024
+    # The proxy (``/v1/proxy/…``): the largest request body it forwards (read in full, so a
+    # call the app refused with 401 can be sent again after a token refresh).
+    proxy_max_body_bytes: PositiveInt = 10 * 1024 * 1024
     page_size_default: PositiveInt = 50
     page_size_max: PositiveInt = 200
 
@@ -171,6 +174,8 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(default=15.0, gt=0)
     webhook_endpoint_concurrency: PositiveInt = 8
     webhook_disable_after_days: float = Field(default=5.0, gt=0)
+    # Messages (the event log) and their deliveries are kept this long once settled.
+    webhook_retention_days: float = Field(default=30.0, gt=0)
 
     # Production: managed services, observability, shutdown (issue 13; deploy/README.md).
     # PostgreSQL over TLS: "disable", "require" (encrypted, unverified), "verify-ca" (the

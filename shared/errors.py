@@ -29,8 +29,11 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     BODY_TIMEOUT = "request_body_timeout"
     BAD_REQUEST = "bad_request"
+    # The proxy: the app's API did not answer (502) or not in time (504).
+    BAD_GATEWAY = "bad_gateway"
+    GATEWAY_TIMEOUT = "gateway_timeout"
+    # A key-based app refused the credentials it was given (headless connect).
     CREDENTIALS_REJECTED = "credentials_rejected"
-    APP_UNREACHABLE = "app_unreachable"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -54,8 +57,9 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.BODY_TIMEOUT: 408,
     ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.BAD_GATEWAY: 502,
+    ErrorCode.GATEWAY_TIMEOUT: 504,
     ErrorCode.CREDENTIALS_REJECTED: 422,
-    ErrorCode.APP_UNREACHABLE: 502,
 }
 
 

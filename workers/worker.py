@@ -535,6 +535,7 @@ def create_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
                 second=set(range(0, 60, every)),
                 run_at_startup=True,
             ),
+            cron(webhook_jobs.prune_webhooks, name="cron:webhook-prune", minute=17, second=0),
         ],
         # The worker retries connecting itself (with backoff, logging once), not arq.
         "redis_settings": dataclasses.replace(redis_settings(settings), conn_retries=0),

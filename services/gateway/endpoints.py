@@ -253,15 +253,20 @@ def aiohttp_handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web
         try:
             return await handle(request)
         except ApiError as exc:
-            reply = shape.render(exc, REQUEST_ID.get() or "")
-            return web.Response(
-                body=reply.model.__pydantic_serializer__.to_json(reply.model),
-                status=reply.status,
-                content_type="application/json",
-            )
+            return shaped_error(shape, exc, REQUEST_ID.get() or "")
 
     handle_in_shape.__name__ = endpoint.operation_id
     return handle_in_shape
+
+
+def shaped_error(shape: ErrorShape, error: ApiError, request_id: str) -> web.Response:
+    """``error`` as the clients of ``shape``'s face read errors."""
+    reply = shape.render(error, request_id)
+    return web.Response(
+        body=reply.model.__pydantic_serializer__.to_json(reply.model),
+        status=reply.status,
+        content_type="application/json",
+    )
 
 
 def _media_type(request: web.Request) -> str:

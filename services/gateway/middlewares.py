@@ -72,6 +72,7 @@ _HTTP_ERROR_CODES: dict[int, ErrorCode] = {
 }
 
 HandlerFn = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ErrorRenderer = Callable[[ApiError, str], web.Response]
 Probe = Callable[[], Awaitable[object]]
 
 
@@ -264,6 +265,9 @@ class Guard:
     auth_failures: AuthFailures | None = None
     # Handlers that may call a third party (hosted Link pages): the outbound timeout on top.
     slow_handlers: frozenset[Any] = frozenset()
+    # A face's handlers, with how its clients read errors: what the middleware itself answers
+    # (503 in an outage, 429 for a blocked source, 408) comes in that shape too.
+    error_renderers: dict[Any, ErrorRenderer] = field(default_factory=dict)
     # Requests being handled, and whether the gateway is stopping (see ``drain``).
     in_flight: int = 0
     draining: bool = False
@@ -416,13 +420,31 @@ def gateway_middleware(guard: Guard) -> Middleware:
     proxy_hops = settings.trusted_proxy_hops
     unavailable_headers = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
 
-    def unavailable(dependency: str, exc: BaseException, request_id: str) -> web.Response:
+    def respond(
+        request: web.Request,
+        error: ApiError,
+        request_id: str,
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
+        """The error in the shape of the route's face (Linkport's own without one)."""
+        render = guard.error_renderers.get(request.match_info.handler)
+        if render is None:
+            return error_response(error, request_id, headers)
+        response = render(error, request_id)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    def unavailable(
+        request: web.Request, dependency: str, exc: BaseException, request_id: str
+    ) -> web.Response:
         outages.failed(dependency, exc)
         error = ApiError(
             ErrorCode.SERVICE_UNAVAILABLE,
             "a service Linkport depends on is unavailable; retry after Retry-After seconds",
         )
-        return error_response(error, request_id, unavailable_headers)
+        return respond(request, error, request_id, unavailable_headers)
 
     def client_closed(request: web.Request, exc: BaseException) -> web.Response:
         # Not an error of ours: the access line (status 499) says it; details at DEBUG.
@@ -473,7 +495,9 @@ def gateway_middleware(guard: Guard) -> Middleware:
             status = response.status
             if guard.draining:
                 response.force_close()  # the gateway is stopping: reconnect elsewhere
-            if status == 401:  # a page answering 401 itself (the sandbox's login)
+            # A page answering 401 itself (the sandbox's login) is a failed sign-in; a streamed
+            # answer (the proxy's) is an app's 401, not a failure to authenticate here.
+            if status == 401 and not response.prepared:
                 await count_auth_failure(request)
             return response
         except asyncio.CancelledError as exc:
@@ -484,7 +508,8 @@ def gateway_middleware(guard: Guard) -> Middleware:
                 return client_closed(request, exc)
             if deadline.kind == "body":
                 status = 408
-                response = error_response(
+                response = respond(
+                    request,
                     ApiError(
                         ErrorCode.BODY_TIMEOUT,
                         f"the request body did not arrive within {body_seconds:g} seconds",
@@ -499,15 +524,15 @@ def gateway_middleware(guard: Guard) -> Middleware:
                 request.protocol.force_close()
                 return response
             status = 503
-            return unavailable(dependency_of(exc) or "unknown", exc, request_id)
+            return unavailable(request, dependency_of(exc) or "unknown", exc, request_id)
         except RateLimited as exc:
             status = exc.status
-            return error_response(exc, request_id, {"Retry-After": str(exc.retry_after)})
+            return respond(request, exc, request_id, {"Retry-After": str(exc.retry_after)})
         except ApiError as exc:
             status = exc.status
             if status == 401:
                 await count_auth_failure(request)
-            return error_response(exc, request_id)
+            return respond(request, exc, request_id)
         except web.HTTPException as exc:
             if exc.status < 400:
                 status = exc.status
@@ -523,7 +548,7 @@ def gateway_middleware(guard: Guard) -> Middleware:
             dependency = dependency_of(exc)
             if dependency is not None:
                 status = 503
-                return unavailable(dependency, exc, request_id)
+                return unavailable(request, dependency, exc, request_id)
             log.exception("unhandled_error", method=request.method, path=request.path)
             return error_response(ApiError(ErrorCode.INTERNAL, "internal error"), request_id)
         finally:

@@ -33,7 +33,7 @@ class ErrorBody(ResponseModel):
     error: ErrorDetail
 
 
-_SERVER_SECURITY: list[dict[str, list[str]]] = [
+SERVER_SECURITY: list[dict[str, list[str]]] = [
     {"clientId": [], "clientSecret": []},
     {"apiKey": []},
     {"bearerApiKey": []},
@@ -43,7 +43,7 @@ _SERVER_SECURITY: list[dict[str, list[str]]] = [
 def _security(endpoint: Endpoint) -> list[dict[str, list[str]]]:
     if endpoint.access is Access.PUBLIC:
         return []
-    security = list(_SERVER_SECURITY)
+    security = list(SERVER_SECURITY)
     if endpoint.access is Access.SERVER_OR_SESSION:
         security.append({"sessionToken": []})
     if endpoint.vital_header:
@@ -111,8 +111,15 @@ def _operation(endpoint: Endpoint, names: dict[type[BaseModel], str]) -> dict[st
     return op
 
 
-def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every declared endpoint."""
+def build_openapi(
+    endpoints: list[Endpoint],
+    *,
+    title: str,
+    version: str,
+    extra_paths: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every declared endpoint, and of ``extra_paths`` (path
+    items of routes that are not endpoints: the proxy)."""
     models: set[tuple[type[BaseModel], JsonSchemaMode]] = {(ErrorBody, "serialization")}
     for e in endpoints:
         if e.errors is not None:
@@ -134,6 +141,8 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
     for e in endpoints:
         for path in (e.path, *e.aliases):
             paths.setdefault(path, {})[e.method.lower()] = _operation(e, names)
+    for path, item in (extra_paths or {}).items():
+        paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},

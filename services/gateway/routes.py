@@ -11,8 +11,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from services.gateway.endpoints import Access, Call, Endpoint, HandlerResult, aiohttp_handler
-from services.gateway.faces import cobalt_js, gocobalt, vital
+from services.gateway.endpoints import (
+    Access,
+    Call,
+    Endpoint,
+    HandlerResult,
+    aiohttp_handler,
+    shaped_error,
+)
+from services.gateway.faces import cobalt_js, emr, gocobalt, vital
 from services.gateway.middlewares import GUARD, Guard
 from services.gateway.openapi import build_openapi
 from services.gateway.pages import assets, link, sandbox
@@ -29,6 +36,7 @@ from services.gateway.views import (
     link_tokens,
     linked_accounts,
     orgs,
+    proxy,
     session_tokens,
     webhooks,
     workflows,
@@ -50,6 +58,7 @@ ROUTERS = (
     client_settings.router,
     api_keys.router,
     webhooks.router,
+    emr.router,
     vital.token_router,
     vital.router,
     gocobalt.router,
@@ -120,7 +129,16 @@ def setup_routes(app: web.Application) -> None:
         handler = aiohttp_handler(_rate_limited(endpoint, guard))
         for path in (endpoint.path, *endpoint.aliases):
             app.router.add_route(endpoint.method, path, handler)
-    spec = orjson.dumps(build_openapi(endpoints, title="Linkport API", version=version("linkport")))
+        if endpoint.errors is not None:
+            guard.error_renderers[handler] = functools.partial(shaped_error, endpoint.errors)
+    spec = orjson.dumps(
+        build_openapi(
+            endpoints,
+            title="Linkport API",
+            version=version("linkport"),
+            extra_paths=proxy.openapi_paths(),
+        )
+    )
 
     async def openapi_json(_: web.Request) -> web.Response:
         return web.Response(body=spec, content_type="application/json")
@@ -128,7 +146,14 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/openapi.json", openapi_json)
     for page_routes in PAGES:
         app.router.add_routes(page_routes)
-    # The hosted Link pages may wait on a provider (OAuth code exchange): a longer deadline.
+    # The proxy answers any method and streams: a plain handler, authenticated and limited
+    # like the endpoints (views/proxy.py).
+    app.router.add_routes(proxy.routes)
+    # The hosted Link pages may wait on a provider (OAuth code exchange), and so does the
+    # proxy: a longer deadline.
     guard.slow_handlers = frozenset(
-        route.handler for route in link.routes if isinstance(route, web.RouteDef)
+        route.handler
+        for table in (link.routes, proxy.routes)
+        for route in table
+        if isinstance(route, web.RouteDef)
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 
-import aiohttp
 import asyncpg
 import orjson
 from redis.asyncio import Redis
@@ -19,17 +18,14 @@ from shared.connections.credentials import connection_binding
 from shared.connections.models import Connection
 from shared.connections.schemas import ConnectionCreate
 from shared.connectors.catalog import App, Catalog
-from shared.connectors.verify import VerificationFailed, verify_credentials
+from shared.connectors.verify import AppUnreachable, VerificationFailed, verify_credentials
 from shared.errors import ApiError, ErrorCode, invalid, not_found
 from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
-from shared.infra.outbound import BlockedDestination, OutboundClient, ResponseTooLarge
+from shared.infra.outbound import OutboundClient
 from shared.link.flow import check_fields
 from shared.tenancy import Tenant
 from shared.webhooks import service as webhooks
-
-# What the outbound client raises when the app cannot be asked (refused, timed out, blocked).
-_UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError, BlockedDestination, ResponseTooLarge)
 
 
 async def connect_headless(
@@ -93,8 +89,8 @@ async def connect_with_credentials(
     """Connect the account to a key-based app with the values its connection fields ask for,
     once the app accepted them, and announce it (``connection.created``/``updated``): a new
     connection, or ``update_connection_id`` re-authorised. 422 naming a missing, unknown or
-    malformed field, 422 ``credentials_rejected`` when the app refuses them, 502
-    ``app_unreachable`` when it cannot be asked, 404 when the account (or the connection to
+    malformed field, 422 ``credentials_rejected`` (at the secret field) when the app refuses
+    them, 502 ``bad_gateway`` when it cannot be asked, 404 when the account (or the connection to
     update) is gone. Errors name a field as ``{field_prefix}{key}``."""
     if app.auth_kind == "oauth2":
         raise invalid("app", f"{app.slug} uses OAuth2: the user connects it in the Link flow")
@@ -114,17 +110,12 @@ async def connect_with_credentials(
         await verify_credentials(
             http=http, app=app, credentials=credentials, fields=public, base_url=base_url
         )
-    except VerificationFailed:
-        # The app's own words are not repeated: some echo what was sent.
+    except AppUnreachable as exc:
+        raise ApiError(ErrorCode.BAD_GATEWAY, exc.message) from None
+    except VerificationFailed as exc:  # the message names the app, never the credentials
+        shown_at = field_prefix + next((f.key for f in app.fields if f.secret), "values")
         raise ApiError(
-            ErrorCode.CREDENTIALS_REJECTED,
-            f"{app.name} rejected these credentials: check them and try again",
-            field="fields",
-        ) from None
-    except _UNREACHABLE:
-        raise ApiError(
-            ErrorCode.APP_UNREACHABLE,
-            f"{app.name} could not be reached to check the credentials: try again later",
+            ErrorCode.CREDENTIALS_REJECTED, f"{shown_at}: {exc.message}", field=shown_at
         ) from None
     plaintext = orjson.dumps(credentials)
     try:

@@ -192,6 +192,24 @@ async def get_connection(
     return None if row is None else _stored(row)
 
 
+async def newest_active(
+    pool: Pool, *, tenant: Tenant, linked_account_id: str, app: str
+) -> StoredConnection | None:
+    """The account's most recently created active connection to ``app`` (what a workflow step
+    in another app than its workflow's uses), or None."""
+    row = await pool.fetchrow(
+        """SELECT * FROM connections
+           WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3 AND app = $4
+             AND status = 'active'
+           ORDER BY created_at DESC, id DESC LIMIT 1""",
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+        app,
+    )
+    return None if row is None else _stored(row)
+
+
 async def save_authorised_connection(
     pool: Pool,
     *,

@@ -23,6 +23,7 @@ from arq.connections import ArqRedis
 from pydantic import ValidationError
 
 from shared.config import Settings
+from shared.connections import store as connection_store
 from shared.connections.credentials import (
     CredentialSource,
     ReauthorizationNeeded,
@@ -203,19 +204,8 @@ async def _run(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
             ExecutionStatus.NEEDS_REAUTH,
             {"kind": "unauthorized", "message": "the connection needs re-authorisation"},
         )
-    app = runner.credentials.catalog.get(claimed.workflow_app)
-    base = app.api_base_url if app else None
-    call = StepCall(
-        execution=execution,
-        connection=connection,
-        api_base=(
-            fill(base, base_url=runner.settings.base_url, fields=connection.connection.fields)
-            if base
-            else None
-        ),
-        from_catalog=bool(base and not has_user_fields(base)),
-        app=app,
-    )
+    call = _step_call(runner, execution, connection)
+    calls = {claimed.workflow_app: call}
     context = _context(claimed, definition)
     steps = definition.steps
     for position, step in enumerate(steps):
@@ -223,7 +213,7 @@ async def _run(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
         if previous is not None and previous.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
             context["steps"][step.id] = previous.output  # never run a step twice
             continue
-        outcome = await _run_step(runner, call, step, position, context)
+        outcome = await _run_step(runner, calls, step, position, context)
         if outcome.then == "retry":
             assert outcome.error is not None
             return await _retry_or_fail(
@@ -240,6 +230,41 @@ async def _run(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
                 runner, execution, ExecutionStatus.SUCCEEDED, None, step=outcome.run
             )
     return await _finish(runner, execution, ExecutionStatus.SUCCEEDED, None)
+
+
+def _step_call(runner: Runner, execution: Execution, connection: StoredConnection) -> StepCall:
+    app = runner.credentials.catalog.get(connection.connection.app)
+    base = app.api_base_url if app else None
+    return StepCall(
+        execution=execution,
+        connection=connection,
+        api_base=(
+            fill(base, base_url=runner.settings.base_url, fields=connection.connection.fields)
+            if base
+            else None
+        ),
+        from_catalog=bool(base and not has_user_fields(base)),
+        app=app,
+    )
+
+
+async def _call_for(runner: Runner, calls: dict[str, StepCall], app: str) -> StepCall | None:
+    """Where a step of ``app`` runs: the workflow's own connection for its app; for another
+    app (a workflow that also posts to Slack), the account's newest active connection to it,
+    looked up once per run."""
+    found = calls.get(app)
+    if found is None:
+        first = next(iter(calls.values()))
+        connection = await connection_store.newest_active(
+            runner.pool,
+            tenant=first.execution.tenant,
+            linked_account_id=first.execution.linked_account_id,
+            app=app,
+        )
+        if connection is None:
+            return None
+        found = calls[app] = _step_call(runner, first.execution, connection)
+    return found
 
 
 def _context(claimed: ClaimedExecution, definition: WorkflowDefinition) -> dict[str, Any]:
@@ -273,11 +298,16 @@ class StepOutcome:
 
 
 async def _run_step(
-    runner: Runner, call: StepCall, step: StepSpec, position: int, context: dict[str, Any]
+    runner: Runner,
+    calls: dict[str, StepCall],
+    step: StepSpec,
+    position: int,
+    context: dict[str, Any],
 ) -> StepOutcome:
     """Run one step (the caller records its outcome with whatever follows)."""
     started = datetime.now(UTC)
     action = ACTIONS[step.action]
+    workflow_call = next(iter(calls.values()))
 
     def outcome(
         status: StepStatus,
@@ -316,6 +346,13 @@ async def _run_step(
         where = ".".join(str(p) for p in first["loc"])
         error = {"kind": "fatal", "message": f"input {where}: {first['msg']}"}
         return outcome(StepStatus.FAILED, failed, rendered, error=error)
+    call = workflow_call if action.app is None else await _call_for(runner, calls, action.app)
+    if call is None:
+        error = {
+            "kind": "unauthorized",
+            "message": f"the linked account has no active {action.app} connection",
+        }
+        return outcome(StepStatus.FAILED, needs_reauth, rendered, error=error)
 
     try:
         output = await _call_action(runner, call, action_name=step.action, data=data, key=step.id)

@@ -84,6 +84,12 @@ REFRESH_FAILURES = Counter(
     "the token endpoint failed or could not be reached)",
     ["reason"],
 )
+PROXY_REQUESTS = Counter(
+    "linkport_proxy_requests_total",
+    "Calls forwarded by the proxy (/v1/proxy/…), by app and status class of the app's answer "
+    "(2xx, 3xx, 4xx, 5xx; 'error': no answer: unreachable, timeout, refused destination)",
+    ["app", "status_class"],
+)
 # For the webhooks feature: one per delivery attempt. status: the HTTP status code, or
 # "error" when there was no answer; outcome: delivered, retry, failed.
 WEBHOOK_ATTEMPTS = Counter(

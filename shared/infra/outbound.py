@@ -12,14 +12,16 @@ never cross to another origin.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+import yarl
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -46,6 +48,16 @@ class OutboundResponse:
     status: int
     headers: dict[str, str]
     body: bytes
+
+
+@dataclass(frozen=True)
+class StreamedResponse:
+    """A response whose body is still arriving: status, headers (repeated names kept, in
+    order), and the body's chunks as they come, undecoded (``Content-Encoding`` intact)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    chunks: AsyncIterator[bytes]
 
 
 def parse_networks(text: str | Iterable[str]) -> tuple[Network, ...]:
@@ -238,6 +250,33 @@ class OutboundClient:
                 body = await self._read(reply)
                 return OutboundResponse(reply.status, dict(reply.headers), body)
         raise BlockedDestination(f"more than {MAX_REDIRECTS} redirects")
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        data: bytes | None = None,
+        from_catalog: bool = False,
+    ) -> AsyncIterator[StreamedResponse]:
+        """Send the request and hand over its answer while the body streams (no size bound;
+        the client's timeout bounds the whole exchange). ``url`` is sent as written (already
+        percent-encoded: nothing is re-encoded or normalised); redirects are not followed."""
+        self.check(url, from_catalog=from_catalog)
+        session = self._session if from_catalog else self._strict
+        async with session.request(
+            method,
+            yarl.URL(url, encoded=True),
+            headers=headers,
+            data=data,
+            allow_redirects=False,
+            auto_decompress=False,
+        ) as reply:
+            yield StreamedResponse(
+                reply.status, list(reply.headers.items()), reply.content.iter_chunked(65536)
+            )
 
     async def _read(self, reply: aiohttp.ClientResponse) -> bytes:
         declared = reply.content_length

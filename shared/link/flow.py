@@ -39,6 +39,7 @@ from shared.connectors.oauth import (
     new_pkce,
     with_query,
 )
+from shared.connectors.verify import VerificationFailed, verify_credentials
 from shared.grants import store as token_store
 from shared.grants.models import HostedSession, LinkFlow, LinkGrant, OAuthState, PublicGrant
 from shared.infra import redis_keys, tokens
@@ -372,11 +373,14 @@ async def connect_with_form(
     keyring: Keyring,
     settings: Settings,
     session_id: str,
+    http: OutboundClient,
     session: HostedSession,
     app: App,
     values: dict[str, str],
 ) -> str | Outcome:
-    """A submitted connect form: OAuth apps go on to the provider, key-based apps connect now."""
+    """A submitted connect form: OAuth apps go on to the provider, key-based apps connect now,
+    once the app has accepted their credentials (VerificationFailed when it refuses them or
+    cannot be asked: nothing is stored and the session goes on, so the user may try again)."""
     public = {f.key: values[f.key].strip() for f in app.public_fields if values.get(f.key)}
     if app.auth_kind == "oauth2":
         return await begin_oauth(
@@ -391,6 +395,10 @@ async def connect_with_form(
             fields=public,
         )
     secret = {f.key: values[f.key].strip() for f in app.fields if f.secret and values.get(f.key)}
+    credentials = {"kind": app.auth_kind, **secret}
+    await verify_credentials(
+        http=http, app=app, credentials=credentials, fields=public, base_url=settings.base_url
+    )
     return await _connect(
         pool=pool,
         redis=redis,
@@ -400,7 +408,7 @@ async def connect_with_form(
         session_id=session_id,
         session=session,
         app=app,
-        credentials={"kind": app.auth_kind, **secret},
+        credentials=credentials,
         expires_at=None,
         provider_account_id=None,
         fields=public,
@@ -523,6 +531,7 @@ async def connect_with_link_token(
     caches: Caches,
     keyring: Keyring,
     catalog: Catalog,
+    http: OutboundClient,
     settings: Settings,
     link_token: str,
     app: App,
@@ -545,17 +554,29 @@ async def connect_with_link_token(
     if app not in await apps_for_grant(pool=pool, catalog=catalog, grant=session.link):
         await end_session(redis=redis, session_id=session_id)
         raise FlowError(FlowErrorCode.APP_NOT_OFFERED, f"{app.name} is not offered by this link.")
-    result = await connect_with_form(
-        pool=pool,
-        redis=redis,
-        caches=caches,
-        keyring=keyring,
-        settings=settings,
-        session_id=session_id,
-        session=session,
-        app=app,
-        values=values,
-    )
+    try:
+        result = await connect_with_form(
+            pool=pool,
+            redis=redis,
+            caches=caches,
+            keyring=keyring,
+            settings=settings,
+            session_id=session_id,
+            http=http,
+            session=session,
+            app=app,
+            values=values,
+        )
+    except VerificationFailed as exc:
+        return await fail(
+            pool=pool,
+            redis=redis,
+            caches=caches,
+            session_id=session_id,
+            session=session,
+            code=FlowErrorCode.CREDENTIALS_REFUSED,
+            description=exc.message,
+        )
     assert isinstance(result, Outcome)  # key-based apps connect at once
     return result
 

@@ -22,6 +22,8 @@ class FlowErrorCode(StrEnum):
     OAUTH_TOKEN_FAILED = "oauth_token_failed"
     CONNECTION_GONE = "connection_gone"
     USER_CANCELLED = "user_cancelled"
+    # The app refused a key-based connection's credentials (or could not check them).
+    CREDENTIALS_REFUSED = "credentials_refused"
 
 
 # The error_type a Vital-face flow's redirect carries for each way a flow can fail (Vital's
@@ -33,4 +35,5 @@ VITAL_ERROR_TYPES: dict[FlowErrorCode, str] = {
     FlowErrorCode.OAUTH_TOKEN_FAILED: "provider_api_error",
     FlowErrorCode.APP_NOT_CONFIGURED: "provider_api_error",
     FlowErrorCode.CONNECTION_GONE: "invalid_token",
+    FlowErrorCode.CREDENTIALS_REFUSED: "provider_credential_error",
 }

@@ -316,7 +316,12 @@ async def _request(sender: Sender, claimed: ClaimedDelivery, now: datetime) -> O
         secrets.append(sender.keyring.open(previous, bound_to=binding))
     extras = await _extras(sender, claimed)
     return build_request(
-        format=endpoint.format, message=message, secrets=secrets, sent_at=now, extras=extras
+        format=endpoint.format,
+        message=message,
+        secrets=secrets,
+        sent_at=now,
+        extras=extras,
+        attempt=claimed.delivery.attempts,
     )
 
 
@@ -324,9 +329,9 @@ async def _extras(sender: Sender, claimed: ClaimedDelivery) -> Extras:
     """What the endpoint's format needs besides the message, looked up now."""
     message, format = claimed.message, claimed.endpoint.format
     data = message.payload.get("data", {})
-    if (
-        message.type is WebhookEventType.CONNECTION_NEEDS_REAUTH
-        and format is EndpointFormat.STANDARD
+    if message.type is WebhookEventType.CONNECTION_NEEDS_REAUTH and format in (
+        EndpointFormat.STANDARD,
+        EndpointFormat.EMR,
     ):
         return Extras(reauth_link=await _reauth_link(sender, message.tenant, data))
     if format is EndpointFormat.VITAL and "app" in data:
@@ -384,3 +389,15 @@ async def sweep(sender: Sender, *, limit: int = 500) -> int:
     due = await store.due_deliveries(sender.pool, limit=limit, grace=sender.settings.sweep_grace)
     await queue.enqueue_many(sender.redis, [queue.webhook_job(d, attempts) for d, attempts in due])
     return len(due)
+
+
+async def prune(sender: Sender, *, batch: int = 1000) -> int:
+    """Delete settled messages older than ``webhook_retention_days``, a batch at a time (short
+    transactions); how many went."""
+    cutoff = datetime.now(UTC) - timedelta(days=sender.settings.webhook_retention_days)
+    total = 0
+    while True:
+        deleted = await store.prune_messages(sender.pool, older_than=cutoff, limit=batch)
+        total += deleted
+        if deleted < batch:
+            return total

@@ -5,7 +5,13 @@
 Deleted``, ``Connection Expired``, ``Workflow Completed``, ``Workflow Errored``) signed in
 ``x-cobalt-signature``. ``vital``: Vital's ``provider.connection.created`` /
 ``provider.connection.error`` envelope with the ``svix-*`` headers its Svix sender uses.
-Every format also carries the Standard Webhooks headers (``webhook-id`` is the same on
+``emr``: the EMR API's receivers (docs.usecobalt.com, "Receiving"): ``cobalt-verification``
+(hex HMAC-SHA256 of the JSON body, keyed with the secret), ``webhook-id``, an ISO 8601
+``webhook-timestamp`` and ``webhook-attempt`` (1, 2, …); the body is
+``{id, event, created_at, user_id, data}`` (its documentation shows the headers and the
+signature, not a body: this one names the event, the end user as that API does, ``user_id``,
+and the same ``data`` as the standard format).
+The other formats also carry the Standard Webhooks headers (``webhook-id`` is the same on
 every retry, so any receiver can drop duplicates).
 """
 
@@ -48,6 +54,7 @@ def formats_for(event_type: WebhookEventType) -> tuple[EndpointFormat, ...]:
         found.append(EndpointFormat.GOCOBALT)
     if event_type in _VITAL_EVENTS:
         found.append(EndpointFormat.VITAL)
+    found.append(EndpointFormat.EMR)  # every event, under Linkport's own names
     return tuple(found)
 
 
@@ -115,8 +122,11 @@ def build_request(
     secrets: list[bytes],
     sent_at: datetime,
     extras: Extras,
+    attempt: int = 1,
 ) -> OutgoingRequest:
     """The signed request for one attempt (signed now: the timestamp is the attempt's)."""
+    if format is EndpointFormat.EMR:
+        return _emr_request(message, secrets, sent_at, extras, attempt)
     if message.type is WebhookEventType.TEST:
         body = orjson.dumps(message.payload)
     elif format is EndpointFormat.GOCOBALT:
@@ -141,6 +151,30 @@ def build_request(
             "svix-timestamp": timestamp,
             "svix-signature": signature,
         }
+    return OutgoingRequest(body, headers)
+
+
+def _emr_request(
+    message: Message, secrets: list[bytes], sent_at: datetime, extras: Extras, attempt: int
+) -> OutgoingRequest:
+    payload = _standard_body(message, extras)
+    data = payload.get("data", {})
+    body = orjson.dumps(
+        {
+            "id": message.ref,
+            "event": payload.get("type", message.type.value),
+            "created_at": payload.get("timestamp"),
+            "user_id": data.get("linked_account_id"),
+            "data": data,
+        }
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "cobalt-verification": cobalt_signature(secrets[0], body),
+        "webhook-id": message.ref,
+        "webhook-timestamp": sent_at.isoformat().replace("+00:00", "Z"),
+        "webhook-attempt": str(attempt),
+    }
     return OutgoingRequest(body, headers)
 
 

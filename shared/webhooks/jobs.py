@@ -30,6 +30,11 @@ async def sweep_webhooks(ctx: Ctx) -> int:
     return await delivery.sweep(_sender(ctx))
 
 
+async def prune_webhooks(ctx: Ctx) -> int:
+    """Cron: drop event-log messages past their retention once nothing is left to send."""
+    return await delivery.prune(_sender(ctx))
+
+
 def deliver_function(settings: Settings) -> Function:
     """The delivery job as the worker registers it: its time limit covers an attempt and the
     draining after it (each bounded by ``webhook_timeout``) with room to record them."""

@@ -62,6 +62,7 @@ class EndpointFormat(StrEnum):
     STANDARD = "standard"  # {type, timestamp, data}, Standard Webhooks headers
     GOCOBALT = "gocobalt"  # gocobalt's event names and body, x-cobalt-signature
     VITAL = "vital"  # Vital's provider.connection.* envelope, svix-* headers
+    EMR = "emr"  # the EMR API's body, cobalt-verification, ISO webhook-timestamp, webhook-attempt
 
 
 class DeliveryStatus(StrEnum):

@@ -81,13 +81,15 @@ async def create_endpoint(
     http: OutboundClient,
     tenant: Tenant,
     request: WebhookEndpointCreate,
+    secret: bytes | None = None,
 ) -> tuple[Endpoint, str]:
     """Register an endpoint (its URL must pass the outbound check); returns it and its
-    secret, which is stored encrypted and shown only now."""
+    secret, which is stored encrypted and shown only now. ``secret``: sign with this one
+    (a face whose clients hold one secret for every URL) rather than a new one."""
     _check_url(http, request.url)
     _check_types(request.format, request.event_types)
     endpoint_id = uuid.uuid4()
-    raw = new_secret()
+    raw = secret or new_secret()
     endpoint = await store.create_endpoint(
         pool,
         endpoint_id=endpoint_id,
@@ -154,12 +156,29 @@ async def update_endpoint(
     return updated
 
 
+async def current_secret(
+    *, pool: Pool, keyring: Keyring, tenant: Tenant, endpoint_id: uuid.UUID
+) -> bytes | None:
+    """The endpoint's current signing secret (for a face whose clients may read it back)."""
+    secrets = await store.endpoint_secrets(pool, tenant=tenant, endpoint_id=endpoint_id)
+    if secrets is None:
+        return None
+    return keyring.open(secrets.current, bound_to=secret_binding(endpoint_id))
+
+
 async def rotate_secret(
-    *, pool: Pool, keyring: Keyring, overlap: float, tenant: Tenant, endpoint_id: uuid.UUID
+    *,
+    pool: Pool,
+    keyring: Keyring,
+    overlap: float,
+    tenant: Tenant,
+    endpoint_id: uuid.UUID,
+    secret: bytes | None = None,
 ) -> tuple[Endpoint, str]:
     """A new secret for the endpoint (returned once); the current one keeps signing beside it
-    for ``overlap`` seconds, so receivers can switch without losing a message."""
-    raw = new_secret()
+    for ``overlap`` seconds, so receivers can switch without losing a message. ``secret``:
+    this one rather than a new one."""
+    raw = secret or new_secret()
     endpoint = await store.rotate_secret(
         pool,
         tenant=tenant,

@@ -208,6 +208,21 @@ async def update_endpoint(
     return None if row is None else _endpoint(row)
 
 
+async def endpoint_secrets(
+    pool: Pool, *, tenant: Tenant, endpoint_id: uuid.UUID
+) -> EndpointSecrets | None:
+    """An endpoint's sealed secrets, or None when it is not the tenant's."""
+    row = await pool.fetchrow(
+        """SELECT secret, secret_nonce, secret_key_id, previous_secret, previous_secret_nonce,
+                  previous_secret_key_id, previous_secret_expires_at
+           FROM webhook_endpoints WHERE id = $1 AND client_id = $2 AND environment = $3""",
+        endpoint_id,
+        tenant.client_id,
+        tenant.environment,
+    )
+    return None if row is None else _secrets(row)
+
+
 async def rotate_secret(
     pool: Pool, *, tenant: Tenant, endpoint_id: uuid.UUID, secret: Sealed, overlap: float
 ) -> Endpoint | None:
@@ -714,3 +729,22 @@ async def execution_facts(pool: Pool, *, execution_id: uuid.UUID) -> ExecutionFa
     if row is None:
         return ExecutionFacts(None, None)
     return ExecutionFacts(row["workflow_name"], row["config_id"])
+
+
+async def prune_messages(pool: Pool, *, older_than: datetime, limit: int) -> int:
+    """Delete up to ``limit`` messages created before ``older_than`` that have nothing left to
+    send (their deliveries and attempts go with them); how many went."""
+    deleted: int = await pool.fetchval(
+        """WITH gone AS (
+               DELETE FROM webhook_messages WHERE id IN (
+                   SELECT m.id FROM webhook_messages m
+                   WHERE m.created_at < $1
+                     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = m.id
+                                     AND d.status IN ('pending', 'sending'))
+                   ORDER BY m.created_at LIMIT $2)
+               RETURNING 1)
+           SELECT count(*) FROM gone""",
+        older_than,
+        limit,
+    )
+    return deleted

@@ -349,3 +349,24 @@ async def test_rate_limits_fail_open_when_redis_is_gone() -> None:
     finally:
         await gone.aclose()
     assert len(errors) == 1  # one failed call; then a second from memory before trying again
+
+
+async def test_a_blocked_source_is_told_in_the_shape_of_the_face_it_called(
+    make_client: MakeClient, acme: Api
+) -> None:
+    """What the middleware answers itself (here the failed-authentication block) comes in the
+    route's face's error shape: gocobalt's clients read ``status_code`` and ``error_code``."""
+    client = await make_client(auth_failure_limit=2, auth_failure_block=30)
+    acme = await _as(acme, client)
+    wrong = {"x-api-key": "sk_test_wrong"}
+    for _ in range(2):
+        reply = await acme.call("GET", "/api/v2/public/linked-account", auth="none", headers=wrong)
+        assert reply.status == 401
+        assert reply.body["status_code"] == 401
+    blocked = await acme.call("GET", "/api/v2/public/linked-account", auth="none", headers=wrong)
+    assert blocked.status == 429
+    assert blocked.body["status_code"] == 429
+    assert blocked.body["code"] == "rate_limited"
+    assert blocked.headers["X-Request-ID"] == blocked.body["request_id"]
+    assert int(blocked.headers["Retry-After"]) >= 1
+    _assert_limited(await acme.call("GET", "/v1/apps"))  # Linkport's own routes: its shape

@@ -130,6 +130,7 @@ async def test_a_wrong_key_is_rejected_naming_the_app(setup: Setup, pool: db.Poo
     refused = await setup.acme.call("POST", "/v1/connections", _body(BAD_KEY))
     assert refused.status == 422, refused.body
     assert refused.body["error"]["code"] == "credentials_rejected"
+    assert refused.body["error"]["field"] == "fields.api_key"
     assert "Keyed CRM" in refused.body["error"]["message"]
     assert BAD_KEY not in str(refused.body)
     assert await pool.fetchval("SELECT count(*) FROM connections") == 0
@@ -139,7 +140,7 @@ async def test_an_app_that_cannot_be_asked_is_a_clear_502(setup: Setup, pool: db
     setup.app.down = True
     unavailable = await setup.acme.call("POST", "/v1/connections", _body())
     assert unavailable.status == 502, unavailable.body
-    assert unavailable.body["error"]["code"] == "app_unreachable"
+    assert unavailable.body["error"]["code"] == "bad_gateway"
     assert "Keyed CRM" in unavailable.body["error"]["message"]
     assert await pool.fetchval("SELECT count(*) FROM connections") == 0
 

@@ -6,11 +6,13 @@ import asyncio
 import base64
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import orjson
 import pytest
 
 from services.gateway.appkeys import RESOURCES
+from shared.clients import store as clients
 from shared.config import Settings
 from shared.connections.credentials import connection_binding
 from shared.infra import db, redis_keys, tokens
@@ -431,10 +433,10 @@ async def test_emr_name_opens_the_matching_emr_app(acme: Api, browser: Browser) 
     assert "Epic" in picker.text
     assert "Sandbox CRM" not in picker.text
     form = await browser.post("/link/session/apps/epic", {"csrf": picker.hidden_fields()["csrf"]})
-    assert 'name="instance_domain"' in form.text  # the EMR instance comes first
+    assert 'name="fhir_base_url"' in form.text  # the EMR instance comes first
     bad = await browser.post(
         "/link/session/apps/epic",
-        {"csrf": picker.hidden_fields()["csrf"], "submitted": "1", "instance_domain": "not a url"},
+        {"csrf": picker.hidden_fields()["csrf"], "submitted": "1", "fhir_base_url": "not a url"},
     )
     assert "must be an http(s) URL" in bad.text
 
@@ -469,28 +471,59 @@ async def test_expired_link_token_gets_an_error_page(
         await browser.close()
 
 
+# An operator's EMR whose OAuth endpoints sit on the instance the end user names (the shipped
+# EMRs find theirs by SMART discovery from the FHIR base URL instead).
+INSTANCE_EMR = """
+name = "Instance EMR"
+description = "An EMR whose OAuth endpoints are on the user's instance."
+categories = ["emr"]
+auth_kind = "oauth2"
+api_base_url = "{instance_domain}/api/FHIR/R4"
+
+[oauth]
+authorize_url = "{instance_domain}/oauth2/authorize"
+token_url = "{instance_domain}/oauth2/token"
+
+[[fields]]
+key = "instance_domain"
+label = "EMR instance URL"
+type = "url"
+"""
+
+
 async def test_token_request_to_an_internal_instance_domain_is_refused(
-    acme: Api, browser: Browser
+    make_client: AppFactory, pool: db.Pool, tmp_path: Path
 ) -> None:
     """An end user types the EMR instance; Linkport's server-side token request must not
     reach internal addresses with it (the check happens before any connection)."""
+    (tmp_path / "instance_emr.toml").write_text(INSTANCE_EMR)
+    http = await make_client(catalog_overrides=str(tmp_path))
+    acme = await Api.for_credentials(
+        http, pool, await clients.create_client(pool, name="Acme", environment="test")
+    )
     await acme.call(
         "PUT",
-        "/v1/apps/epic",
+        "/v1/apps/instance_emr",
         {"enabled": True, "oauth_client_id": "c", "oauth_client_secret": "s"},
     )
-    picker = await open_link(browser, await link_token(acme, {**EMR_LINK, "emr_name": "Epic"}))
-    csrf = picker.hidden_fields()["csrf"]
-    to_provider = await browser.post(
-        "/link/session/apps/epic",
-        {"csrf": csrf, "submitted": "1", "instance_domain": "http://169.254.169.254"},
-    )
-    assert to_provider.status == 303
-    assert (to_provider.location or "").startswith(
-        "http://169.254.169.254/oauth2/authorize?"
-    )  # the browser's business
-    state = to_provider.query["state"]
-    page = await browser.get(f"/link/oauth/callback?code=anything&state={state}")
+    browser = Browser(str(http.make_url("/")))
+    try:
+        picker = await open_link(
+            browser, await link_token(acme, {**EMR_LINK, "emr_name": "Instance EMR"})
+        )
+        csrf = picker.hidden_fields()["csrf"]
+        to_provider = await browser.post(
+            "/link/session/apps/instance_emr",
+            {"csrf": csrf, "submitted": "1", "instance_domain": "http://169.254.169.254"},
+        )
+        assert to_provider.status == 303
+        assert (to_provider.location or "").startswith(
+            "http://169.254.169.254/oauth2/authorize?"
+        )  # the browser's business
+        state = to_provider.query["state"]
+        page = await browser.get(f"/link/oauth/callback?code=anything&state={state}")
+    finally:
+        await browser.close()
     assert page.status == 200
     assert "oauth_token_failed" in page.text
     assert "blocked_destination" in page.text

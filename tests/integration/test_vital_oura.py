@@ -58,7 +58,7 @@ def override(folder: Path, fake_url: str) -> Path:
         .replace("https://cloud.ouraring.com", fake_url)
         .replace("https://api.ouraring.com", fake_url)
     )
-    assert text.count(fake_url) == 3
+    assert text.count(fake_url) == 5  # api base, token, revoke; docs, authorize
     (folder / "oura.toml").write_text(text)
     return folder
 

@@ -128,8 +128,8 @@ async def test_event_types_are_listed_with_what_receives_them(acme: Api) -> None
         "execution.succeeded",
         "event.rejected",
     }
-    assert types["connection.created"]["formats"] == ["standard", "gocobalt", "vital"]
-    assert types["event.rejected"]["formats"] == ["standard"]
+    assert types["connection.created"]["formats"] == ["standard", "gocobalt", "vital", "emr"]
+    assert types["event.rejected"]["formats"] == ["standard", "emr"]
     assert all(t["description"] for t in types.values())
 
 

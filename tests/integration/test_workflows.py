@@ -64,7 +64,6 @@ async def test_workflow_crud(acme: Api, globex: Api) -> None:
         ({"step.when": "event.vip ==="}, "steps.0.when", "syntax"),
         ({"trigger": {"event": "never.defined"}}, "trigger.event", "not found"),
         ({"app": "teleporter"}, "app", "unknown app"),
-        ({"app": "hubspot"}, "steps.0.action", "belongs to the sandbox app"),
         (
             {"fields": [{"key": "a", "label": "A"}, {"key": "a", "label": "B"}]},
             "fields.1.key",

@@ -49,9 +49,7 @@ def test_a_url_with_any_placeholder_but_base_url_is_built_from_user_input(
     assert has_user_fields(template) is from_the_user
 
 
-# TODO(lead): salesforce's api_base_url names {instance_domain}, which the app does not declare
-# as a connection field, so fill() leaves it in the URL. Empty this set once the catalog is fixed.
-KNOWN_UNDECLARED = {("salesforce", "instance_domain")}
+KNOWN_UNDECLARED: set[tuple[str, str]] = set()
 
 
 def test_every_catalog_url_names_only_base_url_or_the_apps_own_fields() -> None:
@@ -61,6 +59,8 @@ def test_every_catalog_url_names_only_base_url_or_the_apps_own_fields() -> None:
         if app.oauth is not None:
             urls += [app.oauth.authorize_url, app.oauth.token_url]
         declared = {"base_url", *(field.key for field in app.fields)}
+        if app.oauth is not None:  # fields learned while connecting (token answer, callback)
+            declared |= {*app.oauth.token_fields, *app.oauth.callback_fields}
         for url in urls:
             undeclared |= {(app.slug, name) for name in _PLACEHOLDER.findall(url)} - {
                 (app.slug, name) for name in declared

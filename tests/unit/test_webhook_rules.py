@@ -145,6 +145,10 @@ def test_which_formats_receive_which_types() -> None:
     assert formats_for(WebhookEventType.CONNECTION_DELETED) == (
         EndpointFormat.STANDARD,
         EndpointFormat.GOCOBALT,
+        EndpointFormat.EMR,
     )
-    assert formats_for(WebhookEventType.EVENT_REJECTED) == (EndpointFormat.STANDARD,)
+    assert formats_for(WebhookEventType.EVENT_REJECTED) == (
+        EndpointFormat.STANDARD,
+        EndpointFormat.EMR,
+    )
     assert formats_for(WebhookEventType.TEST) == tuple(EndpointFormat)

@@ -520,6 +520,7 @@ async def _connect_with_password(
             caches=res.caches,
             keyring=res.keyring,
             catalog=res.catalog,
+            http=res.http,
             settings=res.settings,
             link_token=token,
             app=app,

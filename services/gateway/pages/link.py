@@ -10,6 +10,7 @@ from services.gateway.appkeys import RESOURCES
 from services.gateway.templating import render
 from shared.clients import service as client_settings
 from shared.connectors.catalog import App
+from shared.connectors.verify import VerificationFailed
 from shared.grants.models import HostedSession
 from shared.link import flow as link_flow
 from shared.link.flow import FlowError, Outcome
@@ -224,17 +225,32 @@ async def connect_app(request: web.Request) -> web.StreamResponse:
                 problems=problems or {},
                 **branding,
             )
-    result = await link_flow.connect_with_form(
-        pool=res.pool,
-        redis=res.redis,
-        caches=res.caches,
-        keyring=res.keyring,
-        settings=res.settings,
-        session_id=session_id,
-        session=session,
-        app=app,
-        values=values,
-    )
+    try:
+        result = await link_flow.connect_with_form(
+            pool=res.pool,
+            redis=res.redis,
+            caches=res.caches,
+            keyring=res.keyring,
+            settings=res.settings,
+            session_id=session_id,
+            http=res.http,
+            session=session,
+            app=app,
+            values=values,
+        )
+    except VerificationFailed as refused:
+        if not app.fields:
+            return _error_page(FlowError(FlowErrorCode.CREDENTIALS_REFUSED, refused.message))
+        # Shown under the secret field (the key), or the first one; the user may try again.
+        shown_at = next((f.key for f in app.fields if f.secret), app.fields[0].key)
+        return render(
+            "link_app_form.html",
+            app=app,
+            csrf=session.csrf,
+            values=values,
+            problems={shown_at: refused.message[:1].upper() + refused.message[1:]},
+            **branding,
+        )
     if isinstance(result, str):
         raise web.HTTPSeeOther(result)
     return _finish(res, result, color=branding["color"])

@@ -63,6 +63,12 @@ class OAuthSpec(BaseModel):
     # RFC 7009 revocation, called when a connection is deleted (None: the app has none).
     revoke_url: str | None = None
     revoke_token: Literal["access_token", "refresh_token"] = "refresh_token"
+    # Providers that revoke otherwise than RFC 7009's form POST of ``token=``: Oura takes a
+    # GET with ``?access_token=``, Strava's deauthorize a POST of ``access_token=``, Intuit a
+    # JSON body, HubSpot a DELETE of ``…/refresh-tokens/{token}`` (``{token}`` in the URL).
+    revoke_method: Literal["POST", "GET", "DELETE"] = "POST"
+    revoke_param: str = "token"
+    revoke_request_format: Literal["form", "json"] = "form"
     # SMART on FHIR (EMRs): authorize and token URLs are read from the server's
     # ``{aud}/.well-known/smart-configuration`` (SMART App Launch 2.x), ``aud`` being the FHIR
     # base URL the user gave; the URLs above are used when the server publishes none.
