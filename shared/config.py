@@ -121,6 +121,19 @@ class Settings(BaseSettings):
     sweep_grace: float = Field(default=10.0, ge=0)
     # Refresh an OAuth access token this many seconds before it expires.
     refresh_margin: PositiveInt = 60
+    # The workers' refresh cron: every ``refresh_scan_interval`` seconds it refreshes up to
+    # ``refresh_batch_size`` usable connections whose token expires within ``refresh_ahead``
+    # seconds; one it could not refresh is tried again ``refresh_retry_interval`` seconds on.
+    # ``refresh_error_after`` refreshes failing in a row (network, 5xx) mark it ``error``.
+    refresh_scan_interval: PositiveInt = 60
+    refresh_ahead: PositiveInt = 600
+    refresh_batch_size: PositiveInt = 100
+    refresh_retry_interval: PositiveInt = 120
+    refresh_error_after: PositiveInt = 3
+    # Revoking a deleted connection's token at its provider (RFC 7009): the time limit of
+    # one attempt, and attempts before giving up (spaced like execution retries).
+    revocation_timeout: float = Field(default=5.0, gt=0)
+    revocation_max_attempts: PositiveInt = 8
     # Outbound calls from workflows: networks allowed despite being private/loopback
     # ("127.0.0.0/8,10.1.0.0/16"), largest response read, and the time limit (outbound_timeout).
     outbound_allowed_networks: Networks = ()

@@ -161,7 +161,8 @@ async def clean_state(pool: db.Pool, redis_url: str) -> None:
         """TRUNCATE clients, environments, api_keys, orgs, linked_accounts, connections,
                     app_settings, sandbox_grants, sandbox_tokens, sandbox_calls, sandbox_contacts,
                     event_definitions, events, workflows, configs, executions, step_runs,
-                    webhook_endpoints, webhook_messages, webhook_deliveries, webhook_attempts"""
+                    webhook_endpoints, webhook_messages, webhook_deliveries, webhook_attempts,
+                    connection_revocations"""
     )
     client: Redis = Redis.from_url(redis_url)
     await client.flushdb()

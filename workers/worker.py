@@ -35,6 +35,7 @@ from arq.worker import Retry
 from redis.exceptions import ResponseError, WatchError
 
 from shared.config import Settings
+from shared.connections import jobs as connection_jobs
 from shared.connections.credentials import CredentialSource
 from shared.executions import jobs as execution_jobs
 from shared.executions.service import Runner
@@ -514,6 +515,7 @@ def create_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
     """An arq worker configured from ``settings``; tests pass ``burst=True`` and friends."""
     settings = settings or Settings()
     every = settings.sweep_interval
+    refresh_minute, refresh_second = connection_jobs.every(settings.refresh_scan_interval)
     options: dict[str, Any] = {
         "functions": [
             _named(execution_jobs.fan_out_events, jobs.FAN_OUT),
@@ -536,6 +538,20 @@ def create_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
                 run_at_startup=True,
             ),
             cron(webhook_jobs.prune_webhooks, name="cron:webhook-prune", minute=17, second=0),
+            # Tokens near expiry are refreshed ahead of need; deleted ones revoked.
+            cron(
+                connection_jobs.refresh_tokens,
+                name="cron:token-refresh",
+                minute=refresh_minute,
+                second=refresh_second,
+                run_at_startup=True,
+            ),
+            cron(
+                connection_jobs.revoke_tokens,
+                name="cron:token-revocation",
+                second=set(range(0, 60, every)),
+                run_at_startup=True,
+            ),
         ],
         # The worker retries connecting itself (with backoff, logging once), not arq.
         "redis_settings": dataclasses.replace(redis_settings(settings), conn_retries=0),

@@ -17,10 +17,12 @@ from shared import caches as invalidation
 from shared.accounts import store
 from shared.accounts.models import AccountFacts, LinkedAccount, Org
 from shared.caches import Caches, Invalidation
+from shared.connections import store as connection_store
 from shared.errors import not_found
 from shared.grants.models import Grant
 from shared.infra.db import Pool
 from shared.tenancy import Tenant
+from shared.webhooks import service as webhooks
 
 
 async def ensure_account(
@@ -145,10 +147,21 @@ async def update_account(
 async def delete_account(
     *, pool: Pool, redis: Redis, caches: Caches, tenant: Tenant, linked_account_id: str
 ) -> None:
-    """Delete the account and its connections (cascade); its tokens die with it (see above)."""
-    if not await store.delete_account(pool, tenant=tenant, linked_account_id=linked_account_id):
+    """Delete the account and its connections, whose credentials are owed to their providers
+    for revocation (``connections.revocation``) and each announced ``connection.deleted``;
+    its tokens die with it (see above)."""
+    async with pool.acquire() as conn, conn.transaction():
+        gone = await connection_store.delete_account_connections(
+            conn, tenant=tenant, linked_account_id=linked_account_id
+        )
+        deleted = await store.delete_account(
+            conn, tenant=tenant, linked_account_id=linked_account_id
+        )
+    if not deleted:
         raise not_found("linked account")
     await _announce_change(redis, caches, tenant, linked_account_id)
+    for connection in gone:
+        await webhooks.notify_connection_deleted(pool=pool, redis=redis, connection=connection)
 
 
 async def create_account(

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.accounts.models import AccountFacts, LinkedAccount, Org, account_uuid
-from shared.infra.db import Pool, Record
+from shared.infra.db import AnyConnection, Pool, Record
 from shared.infra.pagination import decode_cursor, page
 from shared.tenancy import Tenant
 
@@ -190,7 +190,9 @@ async def numbered_page(
     return [], total
 
 
-async def delete_account(pool: Pool, *, tenant: Tenant, linked_account_id: str) -> bool:
+async def delete_account(
+    pool: Pool | AnyConnection, *, tenant: Tenant, linked_account_id: str
+) -> bool:
     """Delete the account, its events (with their executions) and, by cascade, its connections
     and configs, in one statement; False when there was none."""
     deleted = await pool.fetchval(

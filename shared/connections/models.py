@@ -14,11 +14,26 @@ from shared.tenancy import Tenant
 
 
 class ConnectionStatus(StrEnum):
-    """Whether a connection can be used: ``needs_reauth`` until the user goes through Link again."""
+    """A connection's health. ``active``: works. ``error``: refreshing its token keeps failing
+    for network or server reasons; still used, and ``active`` again on the next success.
+    ``needs_reauth``: the app refused its grant (refresh refused, 401 after a refresh);
+    ``revoked``: the provider says the grant was withdrawn. Both last until the user goes
+    through Link again (update mode). ``disconnected``: kept for older rows."""
 
     ACTIVE = "active"
+    ERROR = "error"
     NEEDS_REAUTH = "needs_reauth"
+    REVOKED = "revoked"
     DISCONNECTED = "disconnected"
+
+    @property
+    def usable(self) -> bool:
+        """Whether calls may be made with the connection's credentials."""
+        return self in USABLE_STATUSES
+
+
+# Statuses whose credentials are used (and refreshed): the others wait for the user.
+USABLE_STATUSES = frozenset({ConnectionStatus.ACTIVE, ConnectionStatus.ERROR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +50,7 @@ class Connection:
     credentials_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    status_changed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

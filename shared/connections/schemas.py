@@ -40,6 +40,7 @@ class ConnectionRead(ResponseModel):
     app: str
     status: ConnectionStatus
     status_reason: str | None = Field(description="why the status is what it is, when not active")
+    status_changed_at: datetime = Field(description="when the status last changed")
     fields: dict[str, str] = Field(default_factory=dict, description="non-secret connection fields")
     credentials_expires_at: datetime | None = None
     created_at: datetime
@@ -54,6 +55,7 @@ class ConnectionRead(ResponseModel):
             app=connection.app,
             status=connection.status,
             status_reason=connection.status_reason,
+            status_changed_at=connection.status_changed_at,
             fields=connection.fields,
             credentials_expires_at=connection.credentials_expires_at,
             created_at=connection.created_at,

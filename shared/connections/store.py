@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from shared.connections.models import Connection, ConnectionStatus, StoredConnection
 from shared.infra.crypto import Sealed
-from shared.infra.db import Pool
+from shared.infra.db import AnyConnection, Pool
 from shared.infra.pagination import decode_uuid_cursor, page
 from shared.tenancy import Tenant
 
@@ -90,6 +91,7 @@ def _connection(row: Row) -> Connection:
         credentials_expires_at=row["credentials_expires_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        status_changed_at=row["status_changed_at"],
     )
 
 
@@ -147,6 +149,7 @@ _STORED_COLUMNS = (
     "credentials_expires_at",
     "created_at",
     "updated_at",
+    "status_changed_at",
     "credentials",
     "credentials_nonce",
     "credentials_key_id",
@@ -319,11 +322,18 @@ async def delete_connection(
     pool: Pool, *, tenant: Tenant, connection_id: uuid.UUID, linked_account_id: str | None = None
 ) -> Connection | None:
     """Delete a connection (credentials and access token with it); optionally only if it is
-    that account's. Returns it as it was, or None when there was none."""
+    that account's. Returns it as it was, or None when there was none.
+
+    Its sealed credentials move to ``connection_revocations`` in the same statement: the
+    provider is asked to revoke them after the delete has committed (``revocation``), and a
+    crash in between leaves that owed, not forgotten."""
     row = await pool.fetchrow(
-        """DELETE FROM connections WHERE id = $1 AND client_id = $2 AND environment = $3
-             AND ($4::text IS NULL OR linked_account_id = $4)
-           RETURNING *""",
+        f"""WITH gone AS (
+               DELETE FROM connections WHERE id = $1 AND client_id = $2 AND environment = $3
+                 AND ($4::text IS NULL OR linked_account_id = $4)
+               RETURNING *),
+           owed AS ({_OWE_REVOCATIONS})
+           SELECT * FROM gone""",  # noqa: S608
         connection_id,
         tenant.client_id,
         tenant.environment,
@@ -332,13 +342,54 @@ async def delete_connection(
     return None if row is None else _connection(row)
 
 
+# Turns the deleted connections of a ``gone`` CTE into revocations owed to their providers.
+_OWE_REVOCATIONS = """
+    INSERT INTO connection_revocations (connection_id, client_id, environment, app, fields,
+                                        credentials, credentials_nonce, credentials_key_id)
+    SELECT id, client_id, environment, app, fields,
+           credentials, credentials_nonce, credentials_key_id
+    FROM gone WHERE credentials IS NOT NULL
+    ON CONFLICT (connection_id) DO NOTHING"""
+
+
+async def delete_account_connections(
+    conn: AnyConnection, *, tenant: Tenant, linked_account_id: str
+) -> list[Connection]:
+    """Inside the transaction deleting a linked account: lock it (no connection can be added
+    meanwhile), delete its connections, owe their revocations; returns them as they were."""
+    await conn.execute(
+        """SELECT 1 FROM linked_accounts
+           WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3 FOR UPDATE""",
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+    )
+    rows = await conn.fetch(
+        f"""WITH gone AS (
+               DELETE FROM connections
+               WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3
+               RETURNING *),
+           owed AS ({_OWE_REVOCATIONS})
+           SELECT * FROM gone ORDER BY created_at, id""",  # noqa: S608
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+    )
+    return [_connection(r) for r in rows]
+
+
 async def save_refreshed_credentials(
     pool: Pool, *, connection_id: uuid.UUID, sealed: Sealed, expires_at: datetime | None
 ) -> None:
-    """Store credentials a refresh returned (the new refresh token with them, in one write)."""
+    """Store credentials a refresh returned (the new refresh token with them, in one write).
+    A connection in ``error`` is ``active`` again, its failure count cleared."""
     await pool.execute(
         """UPDATE connections SET credentials = $2, credentials_nonce = $3, credentials_key_id = $4,
-               credentials_expires_at = $5, updated_at = now() WHERE id = $1""",
+               credentials_expires_at = $5, updated_at = now(),
+               refresh_failures = 0, refresh_not_before = NULL,
+               status = CASE WHEN status = 'error' THEN 'active' ELSE status END,
+               status_reason = CASE WHEN status = 'error' THEN NULL ELSE status_reason END
+           WHERE id = $1""",
         connection_id,
         sealed.ciphertext,
         sealed.nonce,
@@ -349,9 +400,138 @@ async def save_refreshed_credentials(
 
 async def mark_needs_reauth(pool: Pool, *, connection_id: uuid.UUID, reason: str) -> None:
     """The connection can no longer be used until the user re-authorises it."""
-    await pool.execute(
-        "UPDATE connections SET status = $3, status_reason = $2, updated_at = now() WHERE id = $1",
+    await set_unusable(
+        pool, connection_id=connection_id, status=ConnectionStatus.NEEDS_REAUTH, reason=reason
+    )
+
+
+async def set_unusable(
+    pool: Pool, *, connection_id: uuid.UUID, status: ConnectionStatus, reason: str
+) -> Connection | None:
+    """Move a usable connection (active or error) to ``needs_reauth`` or ``revoked``; the
+    connection as changed, or None when it was not usable (already moved, or deleted)."""
+    row = await pool.fetchrow(
+        """UPDATE connections SET status = $2, status_reason = $3, updated_at = now()
+           WHERE id = $1 AND status IN ('active', 'error') RETURNING *""",
+        connection_id,
+        status,
+        reason,
+    )
+    return None if row is None else _connection(row)
+
+
+async def record_refresh_failure(
+    pool: Pool, *, connection_id: uuid.UUID, reason: str, error_after: int
+) -> Connection | None:
+    """Count a refresh that failed for network or server reasons; the ``error_after``-th in
+    a row moves an active connection to ``error`` with ``reason``. The connection as it
+    stands after, or None when it is not usable."""
+    row = await pool.fetchrow(
+        """UPDATE connections SET refresh_failures = refresh_failures + 1,
+               status = CASE WHEN refresh_failures + 1 >= $3 THEN 'error' ELSE status END,
+               status_reason = CASE WHEN refresh_failures + 1 >= $3 THEN $2 ELSE status_reason END
+           WHERE id = $1 AND status IN ('active', 'error') RETURNING *""",
         connection_id,
         reason,
-        ConnectionStatus.NEEDS_REAUTH,
+        error_after,
+    )
+    return None if row is None else _connection(row)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshDue:
+    """A connection whose access token the refresh cron renews before it expires."""
+
+    id: uuid.UUID
+    tenant: Tenant
+
+
+async def claim_refreshes_due(
+    pool: Pool, *, ahead: float, hold: float, limit: int
+) -> list[RefreshDue]:
+    """Up to ``limit`` usable connections whose token expires within ``ahead`` seconds,
+    soonest first, each held from the next scans for ``hold`` seconds (a refresh moves its
+    expiry out of reach; one that failed is tried again after that)."""
+    rows = await pool.fetch(
+        """UPDATE connections SET refresh_not_before = now() + make_interval(secs => $2)
+           WHERE id IN (
+               SELECT id FROM connections
+               WHERE status IN ('active', 'error') AND credentials_expires_at IS NOT NULL
+                 AND credentials_expires_at <= now() + make_interval(secs => $1)
+                 AND (refresh_not_before IS NULL OR refresh_not_before <= now())
+               ORDER BY credentials_expires_at LIMIT $3
+               FOR UPDATE SKIP LOCKED)
+           RETURNING id, client_id, environment""",
+        ahead,
+        hold,
+        limit,
+    )
+    return [RefreshDue(r["id"], Tenant(r["client_id"], r["environment"])) for r in rows]
+
+
+async def hold_refreshes(pool: Pool, *, connection_id: uuid.UUID) -> None:
+    """Keep the refresh cron away from a connection it cannot refresh (no refresh token)
+    until new credentials are stored."""
+    await pool.execute(
+        "UPDATE connections SET refresh_not_before = 'infinity' WHERE id = $1", connection_id
+    )
+
+
+# --- revocations owed to providers --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OwedRevocation:
+    """A deleted connection's credentials, kept until its provider revoked them."""
+
+    connection_id: uuid.UUID
+    tenant: Tenant
+    app: str
+    fields: dict[str, str]
+    credentials: Sealed
+    attempts: int
+
+
+async def claim_revocations_due(pool: Pool, *, limit: int, lease: float) -> list[OwedRevocation]:
+    """Up to ``limit`` revocations due, oldest first, each counted as attempted and held for
+    ``lease`` seconds (a worker that dies mid-attempt leaves it to be tried again then)."""
+    rows = await pool.fetch(
+        """UPDATE connection_revocations
+           SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
+           WHERE connection_id IN (
+               SELECT connection_id FROM connection_revocations WHERE next_attempt_at <= now()
+               ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+           RETURNING *""",
+        limit,
+        lease,
+    )
+    return [
+        OwedRevocation(
+            r["connection_id"],
+            Tenant(r["client_id"], r["environment"]),
+            r["app"],
+            r["fields"],
+            Sealed(r["credentials"], r["credentials_nonce"], r["credentials_key_id"]),
+            r["attempts"],
+        )
+        for r in rows
+    ]
+
+
+async def settle_revocation(pool: Pool, *, connection_id: uuid.UUID) -> None:
+    """Forget a revocation: done, nothing to revoke, or given up."""
+    await pool.execute("DELETE FROM connection_revocations WHERE connection_id = $1", connection_id)
+
+
+async def retry_revocation(
+    pool: Pool, *, connection_id: uuid.UUID, delay: float, error: str
+) -> None:
+    """Try a failed revocation again in ``delay`` seconds; ``error`` says why (no secrets)."""
+    await pool.execute(
+        """UPDATE connection_revocations
+           SET next_attempt_at = now() + make_interval(secs => $2), last_error = $3
+           WHERE connection_id = $1""",
+        connection_id,
+        delay,
+        error,
     )

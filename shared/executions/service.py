@@ -30,7 +30,7 @@ from shared.connections.credentials import (
     current_credentials,
     mark_needs_reauth,
 )
-from shared.connections.models import ConnectionStatus, StoredConnection
+from shared.connections.models import StoredConnection
 from shared.connectors import ACTIONS, ActionContext, ActionError
 from shared.connectors.catalog import App, fill, has_user_fields
 from shared.errors import ApiError, ErrorCode, not_found
@@ -197,7 +197,7 @@ async def _run(runner: Runner, claimed: ClaimedExecution) -> ExecutionStatus:
             ExecutionStatus.FAILED,
             {"kind": "fatal", "message": "workflow, event or connection is gone"},
         )
-    if connection.connection.status != ConnectionStatus.ACTIVE:
+    if not connection.connection.status.usable:  # needs_reauth, revoked: the user must act
         return await _finish(
             runner,
             execution,

@@ -80,8 +80,8 @@ OUTBOUND_REQUESTS = Histogram(
 )
 REFRESH_FAILURES = Counter(
     "linkport_token_refresh_failures_total",
-    "OAuth token refreshes that failed, by reason (reauth: the grant is gone; error: "
-    "the token endpoint failed or could not be reached)",
+    "OAuth token refreshes that failed, by reason (reauth: the grant is gone; revoked: "
+    "the provider says it was revoked; error: the token endpoint failed or could not be reached)",
     ["reason"],
 )
 PROXY_REQUESTS = Counter(
@@ -89,6 +89,16 @@ PROXY_REQUESTS = Counter(
     "Calls forwarded by the proxy (/v1/proxy/…), by app and status class of the app's answer "
     "(2xx, 3xx, 4xx, 5xx; 'error': no answer: unreachable, timeout, refused destination)",
     ["app", "status_class"],
+)
+REFRESHES = Counter(
+    "linkport_token_refreshes_total",
+    "OAuth token refreshes that succeeded",
+)
+REVOCATIONS = Counter(
+    "linkport_token_revocations_total",
+    "Attempts at revoking a deleted connection's token at its provider, by outcome "
+    "(revoked; skipped: nothing to revoke; retry; abandoned: the last attempt failed)",
+    ["outcome"],
 )
 # For the webhooks feature: one per delivery attempt. status: the HTTP status code, or
 # "error" when there was no answer; outcome: delivered, retry, failed.

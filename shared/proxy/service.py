@@ -26,6 +26,7 @@ from shared.connections.credentials import (
     CredentialSource,
     ReauthorizationNeeded,
     current_credentials,
+    mark_needs_reauth,
 )
 from shared.connections.models import ConnectionStatus, StoredConnection
 from shared.connectors.auth import request_credentials
@@ -251,7 +252,8 @@ async def forward(
     400 for a path that would leave the app's API (nothing is sent), 409 when the connection
     needs re-authorising, 502 when the app cannot be reached (or Linkport may not call its
     address), 504 when it does not answer in time. A 401 from the app with a refreshable
-    token: refreshed once and sent once more."""
+    token: refreshed once and sent once more; refused again, the connection needs
+    re-authorising (``connection.needs_reauth`` is announced) and the 401 is passed on."""
     base = api_base(app, stored, base_url=source.settings.base_url)
     try:
         check_path(call.raw_path)
@@ -276,6 +278,12 @@ async def forward(
             async with _upstream(source, app, call, url, headers, from_catalog) as reply:
                 if not (reply.status == 401 and attempt == 1 and _refreshable(app, creds)):
                     status = reply.status
+                    if status == 401 and attempt == 2:  # refused even a fresh token
+                        await mark_needs_reauth(
+                            source.pool,
+                            connection=stored,
+                            reason="the app refused a freshly refreshed token (401)",
+                        )
                     yield reply
                     return
             # The app refused the token: refresh it (its answer released) and send once more.

@@ -289,9 +289,15 @@ async def notify_connection_deleted(
 
 
 async def notify_needs_reauth(
-    *, pool: Pool, redis: Redis | None, connection: Connection, reason: str
+    *,
+    pool: Pool,
+    redis: Redis | None,
+    connection: Connection,
+    reason: str,
+    status: str = "needs_reauth",
 ) -> None:
-    """``connection.needs_reauth`` (its update-mode link token is made when it is sent).
+    """``connection.needs_reauth`` (its update-mode link token is made when it is sent);
+    ``status``: ``needs_reauth``, or ``revoked`` when the provider said the grant was revoked.
     Twenty executions finding the same connection refused announce it once: they loaded
     the same version of the connection, which names the message."""
     await announce(
@@ -299,7 +305,7 @@ async def notify_needs_reauth(
         redis=redis,
         tenant=connection.tenant,
         event_type=WebhookEventType.CONNECTION_NEEDS_REAUTH,
-        data={**_connection_data(connection, "needs_reauth"), "reason": reason},
+        data={**_connection_data(connection, status), "reason": reason},
         dedupe_key=f"needs_reauth:{connection.id}:{connection.updated_at.isoformat()}",
     )
 

@@ -48,6 +48,8 @@ class ProxiedApps(FakeServer):
     token_requests: list[dict[str, str]] = field(default_factory=list)
     # Access tokens the OAuth app accepts (a refresh adds FRESH_TOKEN).
     oauth_tokens: set[str] = field(default_factory=set)
+    # False: a refresh issues FRESH_TOKEN but the API refuses it too (a grant gone bad).
+    accept_refreshed: bool = True
     # ``GET …/hang`` answers only once this is set (never, unless a test sets it).
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -84,7 +86,8 @@ class ProxiedApps(FakeServer):
             return web.json_response({"error": "invalid_client"}, status=401)
         if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != REFRESH_TOKEN:
             return web.json_response({"error": "invalid_grant"}, status=400)
-        self.oauth_tokens.add(FRESH_TOKEN)
+        if self.accept_refreshed:
+            self.oauth_tokens.add(FRESH_TOKEN)
         return web.json_response(
             {"access_token": FRESH_TOKEN, "token_type": "Bearer", "expires_in": 3600}
         )

@@ -278,6 +278,32 @@ async def test_an_oauth_token_the_app_refuses_is_refreshed_once_and_the_call_res
     assert len(setup.fake.token_requests) == 1
 
 
+async def test_a_fresh_token_refused_too_passes_the_401_on_and_needs_reauth(
+    setup: Setup, pool: db.Pool
+) -> None:
+    enabled = await setup.acme.call(
+        "PUT",
+        "/v1/apps/oauthy",
+        {"enabled": True, "oauth_client_id": CLIENT_ID, "oauth_client_secret": CLIENT_SECRET},
+    )
+    assert enabled.status == 200, enabled.body
+    setup.fake.accept_refreshed = False
+    connection_id = await connect(
+        setup,
+        pool,
+        "oauthy",
+        {"kind": "oauth2", "access_token": "at-old", "refresh_token": REFRESH_TOKEN},
+    )
+    answer = await proxy(setup, "GET", "echo/x", connection_id=connection_id)
+    assert answer.status == 401  # the app's own answer
+    assert len(setup.fake.api_calls("oauthy")) == 2  # the old token, then the fresh one
+    status = await pool.fetchval("SELECT status FROM connections WHERE id = $1", connection_id)
+    assert status == "needs_reauth"
+    again = await proxy(setup, "GET", "echo/x", connection_id=connection_id)
+    assert again.status == 409  # nothing more is sent until the user re-authorises
+    assert len(setup.fake.api_calls("oauthy")) == 2
+
+
 async def test_a_401_without_a_refresh_token_passes_through(setup: Setup, pool: db.Pool) -> None:
     connection_id = await connect(
         setup, pool, "keyed_header", {"kind": "api_key", "api_key": "key-revoked"}

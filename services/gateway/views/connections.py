@@ -87,7 +87,7 @@ async def get_connection(call: Call) -> ConnectionRead:
 @router.route(
     "DELETE",
     "/v1/connections/{connection_id}",
-    summary="Delete a connection: its credentials and access token go with it",
+    summary="Delete a connection: its credentials and access token go with it (its OAuth token is revoked at the provider)",
     access=Access.SERVER_OR_SESSION,
     response=Deleted,
 )
