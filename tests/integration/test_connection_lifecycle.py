@@ -140,12 +140,11 @@ async def connect(
         tenant=world.acme.tenant,
         linked_account_id=ACCOUNT,
         app=app,
-        connection_id=uuid.uuid4(),
         seal=lambda row_id: keyring.seal(plaintext, bound_to=connection_binding(row_id)),
         expires_at=expires_at,
         provider_account_id=None,
         fields={},
-        update_only=False,
+        update_connection_id=None,
     )
     assert connection is not None
     return connection.id, issued
