@@ -38,7 +38,7 @@ from shared.config import Settings
 from shared.connections import store
 from shared.connections.models import Connection, ConnectionStatus, StoredConnection
 from shared.connectors.catalog import Catalog, fill, has_user_fields
-from shared.connectors.oauth import OAuthError, request_token
+from shared.connectors.oauth import OAuthError, filled_params, refresh_tokens
 from shared.infra import metrics, redis_keys
 from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
@@ -168,18 +168,18 @@ async def _refresh(
     )
     if client is None:
         raise ReauthorizationNeeded("no OAuth client is configured for the app")
-    token_url = fill(
-        app.oauth.token_url, base_url=source.settings.base_url, fields=connection.connection.fields
-    )
+    # A SMART server's discovered token endpoint (kept with the credentials) wins.
+    discovered = creds.get("token_url")
+    base, fields = source.settings.base_url, connection.connection.fields
     try:
-        fresh = await request_token(
+        fresh, _ = await refresh_tokens(
             source.http,
-            token_url=token_url,
-            from_catalog=not has_user_fields(app.oauth.token_url),
-            client_id=client.client_id,
-            client_secret=client.client_secret,
-            form={"grant_type": "refresh_token", "refresh_token": creds["refresh_token"]},
-            auth=app.oauth.token_auth,
+            spec=app.oauth,
+            token_url=discovered or fill(app.oauth.token_url, base_url=base, fields=fields),
+            from_catalog=not discovered and not has_user_fields(app.oauth.token_url),
+            client=client,
+            refresh_token=creds["refresh_token"],
+            token_params=filled_params(app.oauth.token_params, base_url=base, fields=fields),
         )
     except OAuthError as exc:
         refusal = refusal_status(exc)

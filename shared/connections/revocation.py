@@ -66,7 +66,10 @@ def revocation_request(
     access token when there is no refresh token); the client authenticates as at the
     token endpoint (``oauth.token_auth``)."""
     spec = app.oauth
-    if spec is None or spec.revoke_url is None:
+    # SMART on FHIR: the revocation endpoint the server published when it was connected.
+    discovered = credentials.get("revoke_url")
+    template = discovered or (spec.revoke_url if spec is not None else None)
+    if spec is None or template is None:
         return None
     hint = spec.revoke_token
     token = credentials.get(hint)
@@ -74,8 +77,8 @@ def revocation_request(
         hint, token = "access_token", credentials.get("access_token")
     if not token:
         return None
-    url = fill(spec.revoke_url, base_url=base_url, fields=fields)
-    from_catalog = not has_user_fields(spec.revoke_url.replace("{token}", ""))
+    url = discovered or fill(template, base_url=base_url, fields=fields)
+    from_catalog = not discovered and not has_user_fields(template.replace("{token}", ""))
     headers = {"Accept": "application/json"}
     if "{token}" in url:  # HubSpot: DELETE …/refresh-tokens/{token}
         url = url.replace("{token}", quote(str(token), safe=""))
@@ -131,7 +134,8 @@ async def _attempt(source: CredentialSource, item: store.OwedRevocation) -> Outc
     settings = source.settings
     app = source.catalog.get(item.app)
     request = None
-    if app is not None and app.oauth is not None and app.oauth.revoke_url is not None:
+    # Any OAuth app: a SMART connection may hold the revocation endpoint its server published.
+    if app is not None and app.oauth is not None:
         client = await apps.oauth_client(
             pool=source.pool,
             keyring=source.keyring,

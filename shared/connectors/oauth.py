@@ -1,22 +1,42 @@
-"""Linkport as an OAuth2 client: authorization URLs with PKCE S256, and token requests."""
+"""Linkport as an OAuth2 client: authorization URLs, token requests and token answers, with
+every provider quirk the catalog describes (``OAuthSpec``).
+
+The protocol is oauthlib's (``oauthlib.oauth2.WebApplicationClient`` and its RFC 6749
+parameter helpers): it is sans-I/O, so it builds the authorize URL and the token request
+bodies and parses token answers (mapping RFC 6749 error codes to its error classes), while
+every byte still travels through our guarded ``OutboundClient`` (SSRF checks, time and size
+bounds). Two oauthlib habits are handled here rather than by environment variables, which
+would change the whole process: its refusal of ``http://`` URLs (the catalog and the
+outbound guard decide which URLs may be called; tests run on loopback), and its scope-change
+warning (a provider granting fewer scopes than asked is not an error to us).
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import secrets
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import orjson
+from oauthlib.oauth2 import WebApplicationClient  # type: ignore[import-untyped]
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error  # type: ignore[import-untyped]
+from oauthlib.oauth2.rfc6749.parameters import parse_token_response  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.connectors.catalog import OAuthSpec, fill
 from shared.infra.outbound import BlockedDestination, OutboundClient, ResponseTooLarge
 
-TokenAuth = Literal["client_secret_basic", "client_secret_post"]
+# An RFC 6749 error code (``invalid_grant``); anything else a provider puts in ``error`` is
+# free text (Withings' "Invalid Params: invalid code") and becomes the description.
+_ERROR_CODE = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+# PKCE verifier length (RFC 7636 §4.1 allows 43 to 128 characters).
+_VERIFIER_LENGTH = 64
 
 
 class OAuthError(Exception):
@@ -38,7 +58,8 @@ class OAuthClient:
 
 
 class TokenSet(BaseModel):
-    """A token endpoint's answer (RFC 6749 §5.1), plus provider extras such as an account id."""
+    """A token endpoint's answer (RFC 6749 §5.1) once unwrapped from the provider's envelope;
+    provider extras (an account id, an instance URL…) are kept and read by ``value_at``."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -55,11 +76,29 @@ class TokenSet(BaseModel):
             return None
         return (now or datetime.now(UTC)) + timedelta(seconds=self.expires_in)
 
+    def value_at(self, path: str) -> str | None:
+        """The answer's value at a dotted path (``team.id``), as text; None when absent."""
+        return value_at(self.model_dump(), path)
+
+
+def value_at(document: Any, path: str) -> str | None:
+    """A JSON document's scalar at a dotted path, as text (numbers too); None when absent."""
+    node = document
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    if isinstance(node, bool) or node is None or isinstance(node, dict | list):
+        return None
+    return str(node)
+
 
 def new_pkce() -> tuple[str, str]:
-    """A PKCE code verifier and its S256 challenge (RFC 7636)."""
-    verifier = secrets.token_urlsafe(48)
-    return verifier, s256(verifier)
+    """A PKCE code verifier and its S256 challenge (RFC 7636), by oauthlib's helpers."""
+    helper = WebApplicationClient(None)
+    verifier: str = helper.create_code_verifier(_VERIFIER_LENGTH)
+    challenge: str = helper.create_code_challenge(verifier, "S256")
+    return verifier, challenge
 
 
 def s256(verifier: str) -> str:
@@ -74,96 +113,217 @@ def with_query(url: str, params: dict[str, str]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
+def filled_params(
+    params: Mapping[str, str], *, base_url: str, fields: Mapping[str, str]
+) -> dict[str, str]:
+    """Catalog parameters with ``{base_url}`` and connection fields filled in."""
+    return {k: fill(v, base_url=base_url, fields=dict(fields)) for k, v in params.items()}
+
+
+def _as_https(url: str) -> tuple[str, bool]:
+    """oauthlib refuses to build on ``http://`` URLs unless a process-wide environment
+    variable says otherwise; the outbound guard and the catalog decide which URLs are fine,
+    so build on the ``https`` twin and put the scheme back (it changes nothing else)."""
+    if url.lower().startswith("http://"):
+        return "https://" + url[len("http://") :], True
+    return url, False
+
+
 def authorization_url(
     *,
+    spec: OAuthSpec,
     authorize_url: str,
     client_id: str,
     redirect_uri: str,
     state: str,
     scopes: list[str],
     code_challenge: str | None,
+    extra_params: Mapping[str, str] | None = None,
 ) -> str:
-    """Where to send the user to consent."""
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "state": state,
-        "scope": " ".join(scopes),
+    """Where to send the user to consent: response_type=code, the client id, the exact
+    redirect URI, state, the scopes joined by the app's separator, PKCE S256 and the app's
+    extra authorization parameters (already filled)."""
+    client = WebApplicationClient(client_id)
+    url, was_http = _as_https(authorize_url)
+    prepared: str = client.prepare_request_uri(
+        url,
+        redirect_uri=redirect_uri,
+        # A string is used as is: the app's own separator, not oauthlib's space.
+        scope=spec.scope_separator.join(scopes) if scopes else None,
+        state=state,
+        code_challenge=code_challenge,
+        code_challenge_method="S256" if code_challenge is not None else None,
+        **dict(extra_params or {}),
+    )
+    return "http://" + prepared[len("https://") :] if was_http else prepared
+
+
+def _client_auth(client: OAuthClient, spec: OAuthSpec) -> tuple[dict[str, str], dict[str, Any]]:
+    """(headers, body arguments) authenticating the client as the app wants (RFC 6749 §2.3.1)."""
+    if spec.token_auth == "client_secret_post":
+        return {}, {"include_client_id": True, "client_secret": client.client_secret}
+    # id and secret are form-urlencoded, then joined for HTTP Basic.
+    pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}, {
+        "include_client_id": False
     }
-    if code_challenge is not None:
-        params |= {"code_challenge": code_challenge, "code_challenge_method": "S256"}
-    return with_query(authorize_url, params)
-
-
-async def request_token(
-    http: OutboundClient,
-    *,
-    token_url: str,
-    from_catalog: bool,
-    client_id: str,
-    client_secret: str,
-    form: dict[str, str],
-    auth: TokenAuth = "client_secret_basic",
-) -> TokenSet:
-    """POST to a token endpoint; the tokens, or OAuthError. The client authenticates by HTTP
-    Basic, or with ``auth="client_secret_post"`` by its id and secret in the form.
-
-    ``from_catalog``: the URL is the catalog's alone (no part an end user typed), so it may
-    name Linkport's own origin (the sandbox provider)."""
-    headers = {"Accept": "application/json"}
-    if auth == "client_secret_post":
-        form = {**form, "client_id": client_id, "client_secret": client_secret}
-    else:
-        # RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined for HTTP Basic.
-        pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-    try:
-        reply = await http.request(
-            "POST", token_url, data=form, headers=headers, from_catalog=from_catalog
-        )
-        body: Any = orjson.loads(reply.body)
-    except BlockedDestination as exc:
-        raise OAuthError("blocked_destination", str(exc)) from None
-    except ResponseTooLarge:
-        raise OAuthError("invalid_response", "token endpoint answer is too large") from None
-    except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-        raise OAuthError(
-            "token_request_failed", f"token endpoint unreachable or not JSON ({type(exc).__name__})"
-        ) from None
-    if reply.status != 200 or not isinstance(body, dict) or "error" in body:
-        error = (
-            body.get("error", "invalid_response") if isinstance(body, dict) else "invalid_response"
-        )
-        raise OAuthError(str(error), f"token endpoint answered {reply.status}")
-    try:
-        return TokenSet.model_validate(body)
-    except ValidationError:
-        raise OAuthError("invalid_response", "token endpoint answer has no access_token") from None
 
 
 async def exchange_code(
     http: OutboundClient,
     *,
+    spec: OAuthSpec,
     token_url: str,
     from_catalog: bool,
-    client_id: str,
-    client_secret: str,
+    client: OAuthClient,
     code: str,
     redirect_uri: str,
     code_verifier: str | None,
-    auth: TokenAuth = "client_secret_basic",
-) -> TokenSet:
-    """Trade an authorization code for tokens."""
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-    if code_verifier is not None:
-        form["code_verifier"] = code_verifier
-    return await request_token(
-        http,
-        token_url=token_url,
-        from_catalog=from_catalog,
-        client_id=client_id,
-        client_secret=client_secret,
-        form=form,
-        auth=auth,
+    token_params: Mapping[str, str] | None = None,
+) -> tuple[TokenSet, dict[str, Any]]:
+    """Trade an authorization code for tokens: (the tokens, the whole answer)."""
+    headers, auth = _client_auth(client, spec)
+    body: str = WebApplicationClient(client.client_id).prepare_request_body(
+        code=code,
+        redirect_uri=redirect_uri,
+        code_verifier=code_verifier,
+        **auth,
+        **dict(token_params or {}),
     )
+    return await request_token(
+        http, spec=spec, token_url=token_url, from_catalog=from_catalog, body=body, headers=headers
+    )
+
+
+async def refresh_tokens(
+    http: OutboundClient,
+    *,
+    spec: OAuthSpec,
+    token_url: str,
+    from_catalog: bool,
+    client: OAuthClient,
+    refresh_token: str,
+    token_params: Mapping[str, str] | None = None,
+) -> tuple[TokenSet, dict[str, Any]]:
+    """Use a refresh token (RFC 6749 §6): (the new tokens, the whole answer)."""
+    headers, auth = _client_auth(client, spec)
+    body: str = WebApplicationClient(client.client_id).prepare_refresh_body(
+        refresh_token=refresh_token,
+        client_id=client.client_id,
+        **auth,
+        **dict(token_params or {}),
+    )
+    return await request_token(
+        http, spec=spec, token_url=token_url, from_catalog=from_catalog, body=body, headers=headers
+    )
+
+
+async def request_token(
+    http: OutboundClient,
+    *,
+    spec: OAuthSpec,
+    token_url: str,
+    from_catalog: bool,
+    body: str,
+    headers: dict[str, str],
+) -> tuple[TokenSet, dict[str, Any]]:
+    """POST an oauthlib-built body to a token endpoint, as a form or (``token_request_format =
+    "json"``) a JSON object; the tokens and the whole answer, or OAuthError.
+
+    ``from_catalog``: the URL is the catalog's alone (no part an end user typed), so it may
+    name Linkport's own origin (the sandbox provider)."""
+    headers = {"Accept": "application/json", **headers}
+    pairs = dict(parse_qsl(body, keep_blank_values=True))
+    try:
+        if spec.token_request_format == "json":
+            reply = await http.request(
+                "POST", token_url, json=pairs, headers=headers, from_catalog=from_catalog
+            )
+        else:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            reply = await http.request(
+                "POST", token_url, data=body, headers=headers, from_catalog=from_catalog
+            )
+    except BlockedDestination as exc:
+        raise OAuthError("blocked_destination", str(exc)) from None
+    except ResponseTooLarge:
+        raise OAuthError("invalid_response", "token endpoint answer is too large") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise OAuthError(
+            "token_request_failed", f"token endpoint unreachable ({type(exc).__name__})"
+        ) from None
+    return parse_token_answer(spec, status=reply.status, body=reply.body)
+
+
+def parse_token_answer(
+    spec: OAuthSpec, *, status: int, body: bytes
+) -> tuple[TokenSet, dict[str, Any]]:
+    """A token endpoint's answer as tokens and the whole answer, or OAuthError for every way
+    providers say no: an RFC 6749 error (any status), Slack's ``{"ok": false, "error": …}``
+    and GitHub's ``{"error": …}`` with HTTP 200, an envelope's error beside the unwrapped
+    path (Withings' ``{"status": 601, "error": "…"}``), a non-2xx without a body we know."""
+    try:
+        answer: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        # RFC 6749 says JSON; a few old endpoints answer a form (oauthlib reads those too).
+        answer = dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
+    if not isinstance(answer, dict) or not answer:
+        raise OAuthError("invalid_response", f"token endpoint answered {status} without a token")
+    _raise_envelope_error(answer, status=status)
+    tokens: Any = answer
+    if spec.token_response_path:
+        for part in spec.token_response_path.split("."):
+            tokens = tokens.get(part) if isinstance(tokens, dict) else None
+        if not isinstance(tokens, dict):
+            raise OAuthError(
+                "invalid_response",
+                f"token endpoint answered {status} without {spec.token_response_path!r}",
+            )
+        _raise_envelope_error(tokens, status=status)
+    if not 200 <= status < 300:
+        raise OAuthError("invalid_response", f"token endpoint answered {status}")
+    try:
+        # scope=None: a narrower grant than asked is not an error (oauthlib would warn).
+        parse_token_response(orjson.dumps(tokens).decode(), scope=None)
+    except OAuth2Error as exc:
+        raise OAuthError(exc.error or "invalid_response", exc.description or "") from None
+    try:
+        token_set = TokenSet.model_validate(_normalised(tokens))
+    except ValidationError:
+        raise OAuthError("invalid_response", "token endpoint answer is malformed") from None
+    return token_set, answer
+
+
+def _raise_envelope_error(answer: dict[str, Any], *, status: int) -> None:
+    """Raise OAuthError when ``answer`` says it is an error, whatever the HTTP status."""
+    error = answer.get("error")
+    refused = answer.get("ok") is False or (
+        error not in (None, "", {}) and "access_token" not in answer
+    )
+    if not refused:
+        return
+    if isinstance(error, dict):  # {"error": {"code": …, "message": …}}
+        error = error.get("code") or error.get("type") or error.get("message")
+    text = str(error) if error not in (None, "") else "invalid_response"
+    description = str(answer.get("error_description") or answer.get("message") or "")
+    if _ERROR_CODE.fullmatch(text):
+        raise OAuthError(text, description or f"token endpoint answered {status}")
+    # Free text in ``error`` (Withings): no RFC code to map, keep it as the description.
+    raise OAuthError("provider_error", text[:200])
+
+
+def _normalised(tokens: dict[str, Any]) -> dict[str, Any]:
+    """Token fields as TokenSet expects them: scope as text, expires_in as whole seconds."""
+    values = dict(tokens)
+    scope = values.get("scope")
+    if isinstance(scope, list):
+        values["scope"] = " ".join(str(s) for s in scope)
+    expires_in = values.get("expires_in")
+    if isinstance(expires_in, float):
+        values["expires_in"] = int(expires_in)
+    for key in ("access_token", "refresh_token", "token_type"):
+        if isinstance(values.get(key), int | float) and not isinstance(values.get(key), bool):
+            values[key] = str(values[key])
+    if "account_id" in values and not isinstance(values["account_id"], str):
+        values["account_id"] = str(values["account_id"])
+    return values

@@ -30,6 +30,9 @@ class LinkFlow(StrEnum):
     # Vital's API (a user_id from POST /v2/user): the flow ends at redirect_url with Vital's
     # state=success / state=error&error_type=… parameters instead of a public token.
     VITAL = "vital"
+    # Headless OAuth connect (POST /v1/connect/oauth-url): a backend with its own UI sends the
+    # user straight to the provider; the flow ends at its redirect_url with connection_id.
+    HEADLESS = "headless"
 
 
 class Grant(BaseModel):
@@ -100,10 +103,18 @@ class HostedSession(BaseModel):
 
 
 class OAuthState(BaseModel):
-    """One OAuth round trip: which hosted session and app it belongs to, and its PKCE verifier."""
+    """One OAuth round trip: what it is bound to (a hosted session's key, or for headless
+    connect the grant itself: the state is then the only key), the app, its PKCE verifier,
+    and the token endpoint chosen at the start (SMART discovery may have found it)."""
 
-    session_key: str
+    session_key: str | None
     app: str
     code_verifier: str | None
     redirect_uri: str
     fields: dict[str, str] = {}
+    token_url: str | None = None
+    # The token URL came from the catalog alone (may name Linkport's own origin).
+    token_url_from_catalog: bool = True
+    # Endpoints discovered for this connection (SMART on FHIR), kept with its credentials.
+    discovered: dict[str, str] = {}
+    headless: LinkGrant | None = None

@@ -3,7 +3,9 @@
 1. ``start_session``: the browser opens ``/link?token=lt_…``; the link token is consumed
    once and a short hosted session starts (Redis, behind an HttpOnly cookie).
 2. The page offers the apps the token allows. Choosing one runs ``begin_oauth``
-   (authorization code + state + PKCE S256) or ``connect_with_form`` (API key, fields).
+   (authorization code + state + PKCE S256, the catalog's quirks; SMART on FHIR apps read
+   the server's endpoints first) or ``connect_with_form`` (API key, fields). Headless
+   connect (``shared/link/headless.py``) starts the same round trip without a session.
 3. ``complete_oauth`` takes the provider's redirect back, checks the state belongs to
    this browser's session, trades the code for tokens, and ``_connect`` stores the
    credentials encrypted, creates or re-authorises the connection, and mints a public
@@ -14,29 +16,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import asyncpg
 import orjson
 from redis.asyncio import Redis
 
+from shared.accounts import service as accounts
 from shared.apps import service as apps
 from shared.caches import Caches
 from shared.clients import service as client_settings
 from shared.config import Settings
 from shared.connections import store as connection_store
 from shared.connections.credentials import connection_binding
-from shared.connectors.catalog import App, Catalog, fill, has_user_fields
+from shared.connectors.catalog import App, Catalog, OAuthSpec, fill, has_user_fields
 from shared.connectors.oauth import (
     OAuthClient,
     OAuthError,
+    TokenSet,
     authorization_url,
     exchange_code,
+    filled_params,
     new_pkce,
+    value_at,
     with_query,
 )
 from shared.connectors.verify import VerificationFailed, verify_credentials
@@ -45,7 +54,7 @@ from shared.grants.models import HostedSession, LinkFlow, LinkGrant, OAuthState,
 from shared.infra import redis_keys, tokens
 from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
-from shared.infra.outbound import OutboundClient
+from shared.infra.outbound import BlockedDestination, OutboundClient, ResponseTooLarge
 from shared.infra.tokens import TokenKind
 from shared.link.models import VITAL_ERROR_TYPES, FlowErrorCode
 from shared.link.service import consume_link_token
@@ -216,19 +225,149 @@ async def _oauth_client(
     )
 
 
+@dataclass(frozen=True)
+class OAuthEndpoints:
+    """Where one OAuth round trip goes: the catalog's URLs filled in, or (SMART on FHIR) the
+    ones the FHIR server published; the authorize URL's extra parameters (``aud``…)."""
+
+    authorize_url: str
+    token_url: str
+    token_url_from_catalog: bool
+    authorization_params: dict[str, str]
+    discovered: dict[str, str]
+
+
+class DiscoveryFailed(Exception):
+    """The FHIR server's SMART configuration could not be read or is unusable."""
+
+
+SMART_CONFIGURATION = "/.well-known/smart-configuration"
+
+
+async def oauth_endpoints(
+    *, http: OutboundClient, settings: Settings, app: App, fields: dict[str, str]
+) -> OAuthEndpoints:
+    """The endpoints to use for ``app`` with these connection fields. With ``smart_discovery``
+    the FHIR server's ``{aud}/.well-known/smart-configuration`` is read through the outbound
+    guard (its URL is user-typed) and wins over the catalog's; a 404 keeps the catalog's.
+    DiscoveryFailed when it cannot be read, or lacks PKCE S256 while the app uses PKCE."""
+    spec = app.oauth
+    assert spec is not None
+    base = settings.base_url
+    params = filled_params(spec.authorization_params, base_url=base, fields=fields)
+    endpoints = OAuthEndpoints(
+        authorize_url=fill(spec.authorize_url, base_url=base, fields=fields),
+        token_url=fill(spec.token_url, base_url=base, fields=fields),
+        token_url_from_catalog=not has_user_fields(spec.token_url),
+        authorization_params=params,
+        discovered={},
+    )
+    if not spec.smart_discovery:
+        return endpoints
+    # SMART App Launch: aud is the FHIR base URL (the catalog's aud, else the API base URL).
+    aud = params.get("aud") or fill(app.api_base_url or "", base_url=base, fields=fields)
+    parts = urlsplit(aud)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "{" in aud:
+        raise DiscoveryFailed("the FHIR base URL is missing or not an http(s) URL")
+    params["aud"] = aud
+    url = aud.rstrip("/") + SMART_CONFIGURATION
+    try:
+        reply = await http.request("GET", url, headers={"Accept": "application/json"})
+    except BlockedDestination:
+        raise DiscoveryFailed(f"{parts.hostname} may not be called from Linkport") from None
+    except (aiohttp.ClientError, TimeoutError, ResponseTooLarge) as exc:
+        raise DiscoveryFailed(f"{url} could not be read ({type(exc).__name__})") from None
+    if reply.status == 404:  # no document: the catalog's endpoints
+        return dataclasses.replace(endpoints, authorization_params=params)
+    try:
+        document = orjson.loads(reply.body) if reply.status == 200 else None
+    except orjson.JSONDecodeError:
+        document = None
+    if not isinstance(document, dict):
+        raise DiscoveryFailed(f"{url} answered {reply.status} without a SMART configuration")
+    found = {
+        key: document[key]
+        for key in ("authorization_endpoint", "token_endpoint", "revocation_endpoint")
+        if isinstance(document.get(key), str)
+        and urlsplit(document[key]).scheme in ("http", "https")
+    }
+    if "authorization_endpoint" not in found or "token_endpoint" not in found:
+        raise DiscoveryFailed(f"{url} names no authorization and token endpoints")
+    methods = document.get("code_challenge_methods_supported")
+    if spec.pkce and not (isinstance(methods, list) and "S256" in methods):
+        raise DiscoveryFailed(f"{parts.hostname} does not support PKCE with S256")
+    discovered = {"token_url": found["token_endpoint"]}
+    if "revocation_endpoint" in found:
+        discovered["revoke_url"] = found["revocation_endpoint"]
+    return OAuthEndpoints(
+        authorize_url=found["authorization_endpoint"],
+        token_url=found["token_endpoint"],
+        token_url_from_catalog=False,
+        authorization_params=params,
+        discovered=discovered,
+    )
+
+
+async def authorize(
+    *,
+    redis: Redis,
+    settings: Settings,
+    app: App,
+    client: OAuthClient,
+    endpoints: OAuthEndpoints,
+    fields: dict[str, str],
+    session_key: str | None,
+    headless: LinkGrant | None = None,
+) -> str:
+    """Remember a new one-time state (bound to a hosted session's key, or to the headless
+    grant) and return the provider's authorization URL for it."""
+    assert app.oauth is not None
+    state = secrets.token_urlsafe(32)
+    verifier, challenge = new_pkce() if app.oauth.pkce else (None, None)
+    redirect_uri = settings.base_url.rstrip("/") + CALLBACK_PATH
+    record = OAuthState(
+        session_key=session_key,
+        app=app.slug,
+        code_verifier=verifier,
+        redirect_uri=redirect_uri,
+        fields=fields,
+        token_url=endpoints.token_url,
+        token_url_from_catalog=endpoints.token_url_from_catalog,
+        discovered=endpoints.discovered,
+        headless=headless,
+    )
+    await redis.set(
+        redis_keys.oauth_state(tokens.hex_digest(state)),
+        record.model_dump_json(),
+        ex=settings.oauth_state_ttl,
+    )
+    return authorization_url(
+        spec=app.oauth,
+        authorize_url=endpoints.authorize_url,
+        client_id=client.client_id,
+        redirect_uri=redirect_uri,
+        state=state,
+        scopes=client.scopes,
+        code_challenge=challenge,
+        extra_params=endpoints.authorization_params,
+    )
+
+
 async def begin_oauth(
     *,
     pool: Pool,
     redis: Redis,
     caches: Caches,
     keyring: Keyring,
+    http: OutboundClient,
     settings: Settings,
     session_id: str,
     session: HostedSession,
     app: App,
     fields: dict[str, str],
 ) -> str | Outcome:
-    """The provider's authorization URL to send the browser to (or an Outcome if impossible)."""
+    """The provider's authorization URL to send the browser to (or an Outcome if impossible);
+    FlowError when a SMART server's configuration cannot be used (the user may fix the URL)."""
     assert app.oauth is not None
     client = await _oauth_client(
         pool=pool, keyring=keyring, settings=settings, session=session, app=app
@@ -243,28 +382,22 @@ async def begin_oauth(
             code=FlowErrorCode.APP_NOT_CONFIGURED,
             description=f"{app.name} has no OAuth client configured for this client",
         )
-    state = secrets.token_urlsafe(32)
-    verifier, challenge = new_pkce() if app.oauth.pkce else (None, None)
-    redirect_uri = settings.base_url.rstrip("/") + CALLBACK_PATH
-    record = OAuthState(
-        session_key=tokens.hex_digest(session_id),
-        app=app.slug,
-        code_verifier=verifier,
-        redirect_uri=redirect_uri,
+    try:
+        endpoints = await oauth_endpoints(http=http, settings=settings, app=app, fields=fields)
+    except DiscoveryFailed as exc:
+        raise FlowError(
+            FlowErrorCode.SMART_DISCOVERY_FAILED,
+            f"{app.name} could not be reached at the address given: {exc}. "
+            "Go back and check the address.",
+        ) from None
+    return await authorize(
+        redis=redis,
+        settings=settings,
+        app=app,
+        client=client,
+        endpoints=endpoints,
         fields=fields,
-    )
-    await redis.set(
-        redis_keys.oauth_state(tokens.hex_digest(state)),
-        record.model_dump_json(),
-        ex=settings.oauth_state_ttl,
-    )
-    return authorization_url(
-        authorize_url=fill(app.oauth.authorize_url, base_url=settings.base_url, fields=fields),
-        client_id=client.client_id,
-        redirect_uri=redirect_uri,
-        state=state,
-        scopes=client.scopes,
-        code_challenge=challenge,
+        session_key=tokens.hex_digest(session_id),
     )
 
 
@@ -281,8 +414,10 @@ async def complete_oauth(
     state: str,
     code: str | None,
     error: str | None,
+    callback_params: Mapping[str, str] | None = None,
 ) -> Outcome:
-    """The provider sent the browser back: check the state, trade the code, connect."""
+    """The provider sent the browser back: check the state, trade the code, connect.
+    ``callback_params``: the callback's whole query (the app's callback_fields come from it)."""
     raw = await redis.getdel(redis_keys.oauth_state(tokens.hex_digest(state))) if state else None
     if raw is None:
         raise FlowError(
@@ -290,15 +425,32 @@ async def complete_oauth(
             "This sign-in attempt is unknown or has expired. Please start again.",
         )
     record = OAuthState.model_validate_json(raw)
-    if session_id is None or record.session_key != tokens.hex_digest(session_id):
-        raise FlowError(
-            FlowErrorCode.OAUTH_STATE_MISMATCH,
-            "This sign-in was started in another browser session.",
-        )
-    session = await load_session(redis=redis, session_id=session_id)
+    if record.headless is not None:
+        # Headless connect: no browser session exists; the one-time state is the binding.
+        session_id = ""
+        session = HostedSession(link=record.headless, csrf="")
+    else:
+        if session_id is None or record.session_key != tokens.hex_digest(session_id):
+            raise FlowError(
+                FlowErrorCode.OAUTH_STATE_MISMATCH,
+                "This sign-in was started in another browser session.",
+            )
+        session = await load_session(redis=redis, session_id=session_id)
     app = catalog.get(record.app)
     assert app is not None
     assert app.oauth is not None
+    if record.headless is not None and not await accounts.grant_is_current(
+        pool=pool, caches=caches, grant=record.headless
+    ):  # the account was deleted (or deleted and created again) since the URL was made
+        return await fail(
+            pool=pool,
+            redis=redis,
+            caches=caches,
+            session_id=session_id,
+            session=session,
+            code=FlowErrorCode.CONNECTION_GONE,
+            description="The account this sign-in was for no longer exists.",
+        )
     if error is not None or not code:
         denied = error == "access_denied"
         return await fail(
@@ -315,19 +467,31 @@ async def complete_oauth(
     client = await _oauth_client(
         pool=pool, keyring=keyring, settings=settings, session=session, app=app
     )
-    assert client is not None
-    token_url = fill(app.oauth.token_url, base_url=settings.base_url, fields=record.fields)
+    if client is None:  # the tenant removed its OAuth client meanwhile
+        return await fail(
+            pool=pool,
+            redis=redis,
+            caches=caches,
+            session_id=session_id,
+            session=session,
+            code=FlowErrorCode.APP_NOT_CONFIGURED,
+            description=f"{app.name} has no OAuth client configured for this client",
+        )
+    spec = app.oauth
     try:
-        token_set = await exchange_code(
+        token_set, answer = await exchange_code(
             http,
-            token_url=token_url,
-            from_catalog=not has_user_fields(app.oauth.token_url),
-            client_id=client.client_id,
-            client_secret=client.client_secret,
+            spec=spec,
+            token_url=record.token_url
+            or fill(spec.token_url, base_url=settings.base_url, fields=record.fields),
+            from_catalog=record.token_url_from_catalog,
+            client=client,
             code=code,
             redirect_uri=record.redirect_uri,
             code_verifier=record.code_verifier,
-            auth=app.oauth.token_auth,
+            token_params=filled_params(
+                spec.token_params, base_url=settings.base_url, fields=record.fields
+            ),
         )
     except OAuthError as exc:
         return await fail(
@@ -339,6 +503,12 @@ async def complete_oauth(
             code=FlowErrorCode.OAUTH_TOKEN_FAILED,
             description=f"{app.name} did not issue a token ({exc.code})",
         )
+    fields = {**record.fields, **learned_fields(spec, token_set, answer, callback_params or {})}
+    account_id = token_set.account_id
+    if spec.account_id_field:
+        account_id = token_set.value_at(spec.account_id_field) or value_at(
+            answer, spec.account_id_field
+        )
     expires_at = token_set.expires_at()
     credentials = {
         "kind": "oauth2",
@@ -348,6 +518,8 @@ async def complete_oauth(
         "scope": token_set.scope,
         "expires_at": expires_at.isoformat() if expires_at else None,
         "oauth_client_id": client.client_id,
+        # SMART on FHIR: the token (and revocation) endpoints this connection was made with.
+        **record.discovered,
     }
     return await _connect(
         pool=pool,
@@ -360,9 +532,26 @@ async def complete_oauth(
         app=app,
         credentials=credentials,
         expires_at=expires_at,
-        provider_account_id=token_set.account_id,
-        fields=record.fields,
+        provider_account_id=account_id,
+        fields=fields,
     )
+
+
+def learned_fields(
+    spec: OAuthSpec, token_set: TokenSet, answer: dict[str, Any], callback: Mapping[str, str]
+) -> dict[str, str]:
+    """Connection fields learned while connecting: ``token_fields`` (dotted paths into the
+    token answer, below its ``token_response_path`` first, then from its top) and
+    ``callback_fields`` (the callback's query parameters)."""
+    learned = {}
+    for key, path in spec.token_fields.items():
+        value = token_set.value_at(path) or value_at(answer, path)
+        if value is not None:
+            learned[key] = value
+    for key, param in spec.callback_fields.items():
+        if callback.get(param):
+            learned[key] = callback[param]
+    return learned
 
 
 async def connect_with_form(
@@ -378,9 +567,10 @@ async def connect_with_form(
     app: App,
     values: dict[str, str],
 ) -> str | Outcome:
-    """A submitted connect form: OAuth apps go on to the provider, key-based apps connect now,
-    once the app has accepted their credentials (VerificationFailed when it refuses them or
-    cannot be asked: nothing is stored and the session goes on, so the user may try again)."""
+    """A submitted connect form: OAuth apps go on to the provider (FlowError when a SMART
+    server's configuration cannot be used), key-based apps connect now, once the app has
+    accepted their credentials (VerificationFailed when it refuses them or cannot be asked:
+    nothing is stored and the session goes on, so the user may try again)."""
     public = {f.key: values[f.key].strip() for f in app.public_fields if values.get(f.key)}
     if app.auth_kind == "oauth2":
         return await begin_oauth(
@@ -388,6 +578,7 @@ async def connect_with_form(
             redis=redis,
             caches=caches,
             keyring=keyring,
+            http=http,
             settings=settings,
             session_id=session_id,
             session=session,
@@ -474,13 +665,15 @@ async def _connect(
     target = await _redirect_target(pool=pool, caches=caches, session=session)
     return Outcome(
         public_token=public_token,
-        redirect_to=with_query(target, _success_query(session.link, public_token))
+        redirect_to=with_query(
+            target, _success_query(session.link, public_token, str(connection.id))
+        )
         if target and not session.sdk_origin
         else None,
         sdk_origin=session.sdk_origin,
         app=app.slug,
         connection_id=str(connection.id),
-        show_token=grant.flow is not LinkFlow.VITAL,
+        show_token=grant.flow not in (LinkFlow.VITAL, LinkFlow.HEADLESS),
     )
 
 
@@ -508,11 +701,14 @@ async def fail(
     )
 
 
-def _success_query(grant: LinkGrant, public_token: str) -> dict[str, str]:
+def _success_query(grant: LinkGrant, public_token: str, connection_id: str) -> dict[str, str]:
     """What the redirect URL gets when the flow connected: the public token, or for Vital's
-    flow its ``state=success`` (its clients read the connection from the API, not a token)."""
+    flow its ``state=success`` (its clients read the connection from the API, not a token),
+    or for headless connect the connection's id and ``status=success``."""
     if grant.flow is LinkFlow.VITAL:
         return {"state": "success"}
+    if grant.flow is LinkFlow.HEADLESS:
+        return {"connection_id": connection_id, "status": "success"}
     return {"token": public_token}
 
 
@@ -582,13 +778,14 @@ async def connect_with_link_token(
 
 
 async def end_session(*, redis: Redis, session_id: str) -> None:
-    """Forget the hosted session (the flow is over)."""
-    await redis.delete(_session_key(session_id))
+    """Forget the hosted session (the flow is over; headless connect has none: "")."""
+    if session_id:
+        await redis.delete(_session_key(session_id))
 
 
 async def _redirect_target(*, pool: Pool, caches: Caches, session: HostedSession) -> str | None:
-    if session.link.redirect_url:
-        return session.link.redirect_url
+    if session.link.redirect_url or session.link.flow is LinkFlow.HEADLESS:
+        return session.link.redirect_url  # headless without one: Linkport's done page
     settings = await client_settings.get_settings(
         pool=pool, caches=caches, tenant=session.link.tenant
     )

@@ -20,6 +20,7 @@ class FlowErrorCode(StrEnum):
     OAUTH_DENIED = "oauth_denied"
     OAUTH_ERROR = "oauth_error"
     OAUTH_TOKEN_FAILED = "oauth_token_failed"
+    SMART_DISCOVERY_FAILED = "smart_discovery_failed"
     CONNECTION_GONE = "connection_gone"
     USER_CANCELLED = "user_cancelled"
     # The app refused a key-based connection's credentials (or could not check them).
@@ -34,6 +35,7 @@ VITAL_ERROR_TYPES: dict[FlowErrorCode, str] = {
     FlowErrorCode.OAUTH_ERROR: "provider_api_error",
     FlowErrorCode.OAUTH_TOKEN_FAILED: "provider_api_error",
     FlowErrorCode.APP_NOT_CONFIGURED: "provider_api_error",
+    FlowErrorCode.SMART_DISCOVERY_FAILED: "provider_api_error",
     FlowErrorCode.CONNECTION_GONE: "invalid_token",
     FlowErrorCode.CREDENTIALS_REFUSED: "provider_credential_error",
 }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import Field, StringConstraints
 
@@ -93,3 +95,34 @@ class AccessTokenRotated(ResponseModel):
     success: Literal[True] = True
     access_token: str
     connection_id: str
+
+
+class HeadlessOAuthCreate(RequestModel):
+    """``POST /v1/connect/oauth-url``: an OAuth app's authorization URL for a backend that
+    shows its own UI (no hosted page)."""
+
+    linked_account_id: ExternalId
+    app: Slug = Field(description="an OAuth2 app this client offers (GET /v1/apps)")
+    fields: dict[
+        Annotated[str, StringConstraints(max_length=64)],
+        Annotated[str, StringConstraints(max_length=4096)],
+    ] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="the app's public connection fields (e.g. an instance or FHIR base URL)",
+    )
+    redirect_url: HttpUrl | None = Field(
+        default=None,
+        description="where the browser goes at the end, with connection_id and status=success "
+        "or error and error_description; must be allow-listed (without: Linkport's done page)",
+    )
+    connection_id: UUID | None = Field(
+        default=None, description="re-authorise this connection of the account instead"
+    )
+
+
+class HeadlessOAuthCreated(ResponseModel):
+    """Where to send the end user's browser (the state in it works once)."""
+
+    authorize_url: str
+    state_expires_at: datetime

@@ -106,8 +106,10 @@ class FakeRevocable(FakeServer):
             return _error(400, "unsupported_grant_type", "only refresh_token here")
         if self.refresh_answer == "server_error":
             return _error(503, "temporarily_unavailable", "try again later")
+        if self.refresh_answer == "token_revoked":
+            return _error(400, "token_revoked", "Token has been expired or revoked.")
         if self.refresh_answer != "tokens":
-            return _error(400, self.refresh_answer, "Token has been expired or revoked.")
+            return _error(400, self.refresh_answer, "The refresh token is invalid.")
         grant = self.refresh_tokens.pop(received.form.get("refresh_token", ""), None)
         if grant is None or grant not in self.grants:
             return _error(400, "invalid_grant", "refresh token is invalid or was used")

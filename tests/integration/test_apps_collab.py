@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pydantic import ValidationError
 
 from shared.connectors import ACTIONS
-from shared.connectors.base import ActionContext, ActionError
-from shared.connectors.catalog import load_catalog
 from shared.infra.outbound import OutboundClient
+from tests.app_fixtures import (
+    Connect,
+    action_failure,
+    connector,
+    input_rejection,
+    last_call,
+    refused_failure,
+    run_action,
+    start_app_apis,
+)
 from tests.fakes import StartFake
-from tests.fakes.apps import AppApis, AppState
+from tests.fakes.apps import AppApis
 
 SLUGS = ["slack", "microsoft_teams", "google_sheets", "notion", "airtable", "github"]
 TOKEN = "good-access-token"
@@ -26,61 +32,30 @@ TOKEN = "good-access-token"
 @pytest.fixture
 async def apis(start_fake: StartFake) -> AppApis:
     """Every app of this group faked on one server, each accepting TOKEN."""
-    apis = await start_fake(AppApis(SLUGS))
-    for state in apis.apps.values():
-        state.valid_credentials.add(TOKEN)
-    return apis
+    return await start_app_apis(start_fake, slugs=SLUGS, credentials=[TOKEN])
 
 
-def context(
-    apis: AppApis, client: OutboundClient, slug: str, *, token: str = TOKEN
-) -> ActionContext:
-    """A connection to ``slug`` whose API host is the fake (the catalog URL's path kept)."""
-    app = load_catalog().get(slug)
-    assert app is not None
-    assert app.api_base_url is not None
-    return ActionContext(
-        credentials={"access_token": token},
-        api_base_url=apis.api_url(slug) + urlsplit(app.api_base_url).path,
-        idempotency_key="step-key-1",
-        client=client,
-        app=app,
-    )
-
-
-async def run(ctx: ActionContext, name: str, data: dict[str, Any]) -> Any:
-    """Run the action ``name`` on ``data`` as a workflow step does."""
-    action = ACTIONS[name]
-    return await action.run(ctx, action.input_model.model_validate(data))
-
-
-async def failure(ctx: ActionContext, name: str, data: dict[str, Any]) -> ActionError:
-    """The ActionError running ``name`` raises."""
-    with pytest.raises(ActionError) as caught:
-        await run(ctx, name, data)
-    return caught.value
-
-
-def last(state: AppState) -> Any:
-    """The last call a fake received."""
-    assert state.calls
-    return state.calls[-1]
+@pytest.fixture
+def connect(apis: AppApis, loopback_allowed: OutboundClient) -> Connect:
+    """Connections to the fakes, holding TOKEN."""
+    return connector(apis=apis, client=loopback_allowed, token=TOKEN)
 
 
 # --- Slack -------------------------------------------------------------------------------
 
 
 async def test_slack_post_message_posts_json_with_the_bot_token(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, loopback_allowed, "slack")
+    ctx = connect("slack")
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Deal won*"}}]
-    out = await run(
-        ctx, "slack.post_message", {"channel": "#general", "text": "Deal won", "blocks": blocks}
+    out = await run_action(
+        "slack.post_message",
+        ctx=ctx,
+        given={"channel": "#general", "text": "Deal won", "blocks": blocks},
     )
-    call = last(apis.apps["slack"])
+    call = last_call(apis.apps["slack"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", "/api/chat.postMessage")
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert call.body == {"channel": "#general", "text": "Deal won", "blocks": blocks}
     assert out["channel"] == "C0GENERAL1"  # Slack answers with the channel's id
     assert out["ts"]
@@ -89,40 +64,47 @@ async def test_slack_post_message_posts_json_with_the_bot_token(
 
 
 async def test_slack_errors_answered_with_http_200_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    bad_token = context(apis, loopback_allowed, "slack", token="xoxb-revoked")
-    refused = await failure(bad_token, "slack.post_message", {"channel": "C0GENERAL1", "text": "x"})
-    assert refused.kind == "unauthorized"
+    refused = await refused_failure(
+        "slack.post_message",
+        connect=connect,
+        token="xoxb-revoked",
+        given={"channel": "C0GENERAL1", "text": "x"},
+        status=200,  # Slack answers errors with HTTP 200 and ok: false
+    )
     assert "invalid_auth" in str(refused)
 
-    ctx = context(apis, loopback_allowed, "slack")
-    missing = await failure(ctx, "slack.post_message", {"channel": "#nope", "text": "x"})
+    ctx = connect("slack")
+    missing = await action_failure(
+        "slack.post_message", ctx=ctx, given={"channel": "#nope", "text": "x"}
+    )
     assert (missing.kind, missing.status) == ("fatal", 200)
     assert "channel_not_found" in str(missing)
 
     apis.apps["slack"].data["rate_limited"] = "30"
-    limited = await failure(ctx, "slack.post_message", {"channel": "C0GENERAL1", "text": "x"})
+    limited = await action_failure(
+        "slack.post_message", ctx=ctx, given={"channel": "C0GENERAL1", "text": "x"}
+    )
     assert (limited.kind, limited.status, limited.retry_after) == ("retryable", 429, 30.0)
 
 
-async def test_slack_list_channels_pages_with_the_cursor(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, loopback_allowed, "slack")
-    first = await run(ctx, "slack.list_channels", {"limit": 1})
-    call = last(apis.apps["slack"])
+async def test_slack_list_channels_pages_with_the_cursor(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("slack")
+    first = await run_action("slack.list_channels", ctx=ctx, given={"limit": 1})
+    call = last_call(apis.apps["slack"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/api/conversations.list")
     assert call.query == {"types": "public_channel", "exclude_archived": "true", "limit": "1"}
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert [c["name"] for c in first["channels"]] == ["general"]
-    second = await run(ctx, "slack.list_channels", {"limit": 1, "cursor": first["next_cursor"]})
+    second = await run_action(
+        "slack.list_channels", ctx=ctx, given={"limit": 1, "cursor": first["next_cursor"]}
+    )
     assert [c["name"] for c in second["channels"]] == ["random"]
     assert second["next_cursor"] is None  # archived and private channels are not listed
-    everything = await run(
-        ctx,
+    everything = await run_action(
         "slack.list_channels",
-        {"types": ["public_channel", "private_channel"], "exclude_archived": False},
+        ctx=ctx,
+        given={"types": ["public_channel", "private_channel"], "exclude_archived": False},
     )
     assert {c["name"] for c in everything["channels"]} == {
         "general",
@@ -132,17 +114,21 @@ async def test_slack_list_channels_pages_with_the_cursor(
     }
 
 
-async def test_slack_lookup_user_by_email(apis: AppApis, loopback_allowed: OutboundClient) -> None:
-    ctx = context(apis, loopback_allowed, "slack")
-    user = await run(ctx, "slack.lookup_user_by_email", {"email": "ada@example.com"})
-    call = last(apis.apps["slack"])
+async def test_slack_lookup_user_by_email(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("slack")
+    user = await run_action(
+        "slack.lookup_user_by_email", ctx=ctx, given={"email": "ada@example.com"}
+    )
+    call = last_call(apis.apps["slack"])
     assert (call.method, call.path, call.query) == (
         "GET",
         "/api/users.lookupByEmail",
         {"email": "ada@example.com"},
     )
     assert (user["id"], user["real_name"]) == ("U0ADA00001", "Ada Lovelace")
-    unknown = await failure(ctx, "slack.lookup_user_by_email", {"email": "bob@example.com"})
+    unknown = await action_failure(
+        "slack.lookup_user_by_email", ctx=ctx, given={"email": "bob@example.com"}
+    )
     assert unknown.kind == "fatal"
     assert "users_not_found" in str(unknown)
 
@@ -157,18 +143,17 @@ CHAT_ID = (
 
 
 async def test_teams_send_channel_message_posts_a_graph_chat_message(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, loopback_allowed, "microsoft_teams")
-    out = await run(
-        ctx,
+    ctx = connect("microsoft_teams")
+    out = await run_action(
         "microsoft_teams.send_channel_message",
-        {"team_id": TEAM_ID, "channel_id": CHANNEL_ID, "content": "<b>Deal won</b>"},
+        ctx=ctx,
+        given={"team_id": TEAM_ID, "channel_id": CHANNEL_ID, "content": "<b>Deal won</b>"},
     )
-    call = last(apis.apps["microsoft_teams"])
+    call = last_call(apis.apps["microsoft_teams"], bearer=TOKEN)
     assert call.method == "POST"
     assert call.path == f"/v1.0/teams/{TEAM_ID}/channels/{CHANNEL_ID}/messages"
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert call.body == {"body": {"contentType": "html", "content": "<b>Deal won</b>"}}
     assert out["id"]
     assert out["body"] == {"contentType": "html", "content": "<b>Deal won</b>"}
@@ -176,44 +161,39 @@ async def test_teams_send_channel_message_posts_a_graph_chat_message(
 
 
 async def test_teams_send_chat_message_and_list_joined_teams(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, loopback_allowed, "microsoft_teams")
-    sent = await run(
-        ctx,
+    ctx = connect("microsoft_teams")
+    sent = await run_action(
         "microsoft_teams.send_chat_message",
-        {"chat_id": CHAT_ID, "content": "hello", "content_type": "text"},
+        ctx=ctx,
+        given={"chat_id": CHAT_ID, "content": "hello", "content_type": "text"},
     )
-    call = last(apis.apps["microsoft_teams"])
+    call = last_call(apis.apps["microsoft_teams"])
     assert (call.method, call.path) == ("POST", f"/v1.0/chats/{CHAT_ID}/messages")
     assert call.body == {"body": {"contentType": "text", "content": "hello"}}
     assert sent["chatId"] == CHAT_ID
     assert sent["body"]["content"] == "hello"
 
-    teams = await run(ctx, "microsoft_teams.list_joined_teams", {})
-    call = last(apis.apps["microsoft_teams"])
+    teams = await run_action("microsoft_teams.list_joined_teams", ctx=ctx, given={})
+    call = last_call(apis.apps["microsoft_teams"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/v1.0/me/joinedTeams")
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert [(t["id"], t["displayName"]) for t in teams["teams"]] == [(TEAM_ID, "Contoso Sales")]
 
 
-async def test_teams_graph_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_teams_graph_errors(apis: AppApis, connect: Connect) -> None:
     message = {"team_id": TEAM_ID, "channel_id": CHANNEL_ID, "content": "hi"}
-    expired = context(apis, loopback_allowed, "microsoft_teams", token="expired")
-    refused = await failure(expired, "microsoft_teams.send_channel_message", message)
-    assert (refused.kind, refused.status) == ("unauthorized", 401)
-
-    ctx = context(apis, loopback_allowed, "microsoft_teams")
-    unknown = await failure(
-        ctx,
+    ctx = connect("microsoft_teams")
+    unknown = await action_failure(
         "microsoft_teams.send_channel_message",
-        {**message, "channel_id": "19:gone@thread.tacv2"},
+        ctx=ctx,
+        given={**message, "channel_id": "19:gone@thread.tacv2"},
     )
     assert (unknown.kind, unknown.status) == ("fatal", 404)
     assert "No team or channel found" in str(unknown)
 
     apis.apps["microsoft_teams"].data["rate_limited"] = "7"
-    limited = await failure(ctx, "microsoft_teams.list_joined_teams", {})
+    limited = await action_failure("microsoft_teams.list_joined_teams", ctx=ctx, given={})
     assert (limited.kind, limited.retry_after) == ("retryable", 7.0)
 
 
@@ -222,28 +202,27 @@ async def test_teams_graph_errors(apis: AppApis, loopback_allowed: OutboundClien
 SPREADSHEET_ID = "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms"
 
 
-async def test_sheets_append_row_then_read_it_back(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, loopback_allowed, "google_sheets")
-    appended = await run(
-        ctx,
+async def test_sheets_append_row_then_read_it_back(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("google_sheets")
+    appended = await run_action(
         "google_sheets.append_row",
-        {"spreadsheet_id": SPREADSHEET_ID, "range": "Sheet1!A:B", "values": ["Grace", 42]},
+        ctx=ctx,
+        given={"spreadsheet_id": SPREADSHEET_ID, "range": "Sheet1!A:B", "values": ["Grace", 42]},
     )
-    call = last(apis.apps["google_sheets"])
+    call = last_call(apis.apps["google_sheets"], bearer=TOKEN)
     assert call.method == "POST"
     assert call.path == f"/v4/spreadsheets/{SPREADSHEET_ID}/values/Sheet1!A:B:append"
     assert call.query == {"valueInputOption": "USER_ENTERED", "insertDataOption": "INSERT_ROWS"}
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert call.body == {"range": "Sheet1!A:B", "majorDimension": "ROWS", "values": [["Grace", 42]]}
     assert appended["updates"]["updatedRange"] == "Sheet1!A3:B3"
     assert appended["updates"]["updatedRows"] == 1
 
-    read = await run(
-        ctx, "google_sheets.read_range", {"spreadsheet_id": SPREADSHEET_ID, "range": "Sheet1!A2:B3"}
+    read = await run_action(
+        "google_sheets.read_range",
+        ctx=ctx,
+        given={"spreadsheet_id": SPREADSHEET_ID, "range": "Sheet1!A2:B3"},
     )
-    call = last(apis.apps["google_sheets"])
+    call = last_call(apis.apps["google_sheets"])
     assert (call.method, call.path) == (
         "GET",
         f"/v4/spreadsheets/{SPREADSHEET_ID}/values/Sheet1!A2:B3",
@@ -257,13 +236,15 @@ async def test_sheets_append_row_then_read_it_back(
 
 
 async def test_sheets_create_spreadsheet_and_use_a_sheet_name_with_a_space(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, loopback_allowed, "google_sheets")
-    created = await run(
-        ctx, "google_sheets.create_spreadsheet", {"title": "Pipeline", "sheet_titles": ["Q1 Leads"]}
+    ctx = connect("google_sheets")
+    created = await run_action(
+        "google_sheets.create_spreadsheet",
+        ctx=ctx,
+        given={"title": "Pipeline", "sheet_titles": ["Q1 Leads"]},
     )
-    call = last(apis.apps["google_sheets"])
+    call = last_call(apis.apps["google_sheets"])
     assert (call.method, call.path) == ("POST", "/v4/spreadsheets")
     assert call.body == {
         "properties": {"title": "Pipeline"},
@@ -273,28 +254,24 @@ async def test_sheets_create_spreadsheet_and_use_a_sheet_name_with_a_space(
     assert created["sheets"] == [{"sheet_id": 0, "title": "Q1 Leads"}]
     assert created["spreadsheet_url"].endswith(f"/d/{created['spreadsheet_id']}/edit")
 
-    await run(
-        ctx,
+    await run_action(
         "google_sheets.append_row",
-        {"spreadsheet_id": created["spreadsheet_id"], "range": "'Q1 Leads'", "values": ["x"]},
+        ctx=ctx,
+        given={"spreadsheet_id": created["spreadsheet_id"], "range": "'Q1 Leads'", "values": ["x"]},
     )
-    assert last(apis.apps["google_sheets"]).path.endswith("/values/'Q1 Leads':append")
-    read = await run(
-        ctx,
+    assert last_call(apis.apps["google_sheets"]).path.endswith("/values/'Q1 Leads':append")
+    read = await run_action(
         "google_sheets.read_range",
-        {"spreadsheet_id": created["spreadsheet_id"], "range": "'Q1 Leads'!A1:A1"},
+        ctx=ctx,
+        given={"spreadsheet_id": created["spreadsheet_id"], "range": "'Q1 Leads'!A1:A1"},
     )
     assert read["values"] == [["x"]]
 
 
-async def test_sheets_google_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_sheets_google_errors(connect: Connect) -> None:
     row = {"spreadsheet_id": SPREADSHEET_ID, "range": "Nowhere!A1", "values": ["x"]}
-    expired = context(apis, loopback_allowed, "google_sheets", token="expired")
-    refused = await failure(expired, "google_sheets.append_row", row)
-    assert (refused.kind, refused.status) == ("unauthorized", 401)
-
-    ctx = context(apis, loopback_allowed, "google_sheets")
-    invalid = await failure(ctx, "google_sheets.append_row", row)
+    ctx = connect("google_sheets")
+    invalid = await action_failure("google_sheets.append_row", ctx=ctx, given=row)
     assert (invalid.kind, invalid.status) == ("fatal", 400)
     assert "Unable to parse range: Nowhere!A1" in str(invalid)
     assert "INVALID_ARGUMENT" in str(invalid)
@@ -307,23 +284,22 @@ PAGE_ID = "59833787-2cf9-4fdf-8782-e53db20768a5"
 
 
 async def test_notion_create_page_in_a_database_then_query_it(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, loopback_allowed, "notion")
+    ctx = connect("notion")
     status = {"select": {"name": "New"}}
-    page = await run(
-        ctx,
+    page = await run_action(
         "notion.create_page",
-        {
+        ctx=ctx,
+        given={
             "parent_id": DATABASE_ID.replace("-", ""),
             "title": "Acme Corp",
             "properties": {"Status": status},
             "paragraphs": ["Met at the fair."],
         },
     )
-    call = last(apis.apps["notion"])
+    call = last_call(apis.apps["notion"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", "/v1/pages")
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert call.headers["Notion-Version"] == "2022-06-28"
     assert call.body == {
         "parent": {"database_id": DATABASE_ID.replace("-", "")},
@@ -345,16 +321,16 @@ async def test_notion_create_page_in_a_database_then_query_it(
     assert page["url"].startswith("https://www.notion.so/")
     assert page["parent"] == {"type": "database_id", "database_id": DATABASE_ID}
 
-    found = await run(
-        ctx,
+    found = await run_action(
         "notion.query_database",
-        {
+        ctx=ctx,
+        given={
             "database_id": DATABASE_ID,
             "filter": {"property": "Status", "select": {"equals": "New"}},
             "page_size": 10,
         },
     )
-    call = last(apis.apps["notion"])
+    call = last_call(apis.apps["notion"])
     assert (call.method, call.path) == ("POST", f"/v1/databases/{DATABASE_ID}/query")
     assert call.body == {
         "filter": {"property": "Status", "select": {"equals": "New"}},
@@ -366,19 +342,23 @@ async def test_notion_create_page_in_a_database_then_query_it(
 
 
 async def test_notion_create_page_below_a_page_and_append_blocks(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, loopback_allowed, "notion")
-    page = await run(
-        ctx, "notion.create_page", {"parent_id": PAGE_ID, "parent_type": "page", "title": "Notes"}
+    ctx = connect("notion")
+    page = await run_action(
+        "notion.create_page",
+        ctx=ctx,
+        given={"parent_id": PAGE_ID, "parent_type": "page", "title": "Notes"},
     )
-    assert last(apis.apps["notion"]).body["properties"] == {
+    assert last_call(apis.apps["notion"]).body["properties"] == {
         "title": {"title": [{"type": "text", "text": {"content": "Notes"}}]}
     }
-    appended = await run(
-        ctx, "notion.append_blocks", {"block_id": page["id"], "paragraphs": ["one", "two"]}
+    appended = await run_action(
+        "notion.append_blocks",
+        ctx=ctx,
+        given={"block_id": page["id"], "paragraphs": ["one", "two"]},
     )
-    call = last(apis.apps["notion"])
+    call = last_call(apis.apps["notion"])
     assert (call.method, call.path) == ("PATCH", f"/v1/blocks/{page['id']}/children")
     assert [c["paragraph"]["rich_text"][0]["text"]["content"] for c in call.body["children"]] == [
         "one",
@@ -388,16 +368,12 @@ async def test_notion_create_page_below_a_page_and_append_blocks(
     assert all(b["id"] for b in appended["results"])
 
 
-async def test_notion_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
-    expired = context(apis, loopback_allowed, "notion", token="expired")
-    refused = await failure(expired, "notion.query_database", {"database_id": DATABASE_ID})
-    assert (refused.kind, refused.status) == ("unauthorized", 401)
-
-    ctx = context(apis, loopback_allowed, "notion")
-    invalid = await failure(
-        ctx,
+async def test_notion_errors(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("notion")
+    invalid = await action_failure(
         "notion.create_page",
-        {
+        ctx=ctx,
+        given={
             "parent_id": DATABASE_ID,
             "title": "x",
             "properties": {"Stage": {"select": {"name": "A"}}},
@@ -407,7 +383,9 @@ async def test_notion_errors(apis: AppApis, loopback_allowed: OutboundClient) ->
     assert "Stage is not a property that exists." in str(invalid)
 
     apis.apps["notion"].data["rate_limited"] = "2"
-    limited = await failure(ctx, "notion.query_database", {"database_id": DATABASE_ID})
+    limited = await action_failure(
+        "notion.query_database", ctx=ctx, given={"database_id": DATABASE_ID}
+    )
     assert (limited.kind, limited.retry_after) == ("retryable", 2.0)
 
 
@@ -417,23 +395,20 @@ BASE_ID = "appLkNDICXNqxSDhG"
 TABLE_ID = "tblrEBL7jEnF0lPIb"
 
 
-async def test_airtable_create_list_and_update_records(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, loopback_allowed, "airtable")
-    created = await run(
-        ctx,
+async def test_airtable_create_list_and_update_records(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("airtable")
+    created = await run_action(
         "airtable.create_records",
-        {
+        ctx=ctx,
+        given={
             "base_id": BASE_ID,
             "table": "Sales Leads",
             "records": [{"Name": "Acme", "Seats": "12"}, {"Name": "Globex"}],
             "typecast": True,
         },
     )
-    call = last(apis.apps["airtable"])
+    call = last_call(apis.apps["airtable"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", f"/v0/{BASE_ID}/Sales Leads")
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert call.body == {
         "records": [{"fields": {"Name": "Acme", "Seats": "12"}}, {"fields": {"Name": "Globex"}}],
         "typecast": True,
@@ -444,49 +419,49 @@ async def test_airtable_create_list_and_update_records(
     ]
     acme_id = created["records"][0]["id"]
 
-    first = await run(
-        ctx, "airtable.list_records", {"base_id": BASE_ID, "table": TABLE_ID, "page_size": 1}
+    first = await run_action(
+        "airtable.list_records",
+        ctx=ctx,
+        given={"base_id": BASE_ID, "table": TABLE_ID, "page_size": 1},
     )
-    call = last(apis.apps["airtable"])
+    call = last_call(apis.apps["airtable"])
     assert (call.method, call.path, call.query) == (
         "GET",
         f"/v0/{BASE_ID}/{TABLE_ID}",
         {"pageSize": "1"},
     )
     assert [r["id"] for r in first["records"]] == [acme_id]
-    second = await run(
-        ctx,
+    second = await run_action(
         "airtable.list_records",
-        {"base_id": BASE_ID, "table": TABLE_ID, "page_size": 1, "offset": first["offset"]},
+        ctx=ctx,
+        given={"base_id": BASE_ID, "table": TABLE_ID, "page_size": 1, "offset": first["offset"]},
     )
     assert [r["fields"]["Name"] for r in second["records"]] == ["Globex"]
     assert second["offset"] is None
 
-    updated = await run(
-        ctx,
+    updated = await run_action(
         "airtable.update_record",
-        {
+        ctx=ctx,
+        given={
             "base_id": BASE_ID,
             "table": "Sales Leads",
             "record_id": acme_id,
             "fields": {"Status": "Won"},
         },
     )
-    call = last(apis.apps["airtable"])
+    call = last_call(apis.apps["airtable"])
     assert (call.method, call.path) == ("PATCH", f"/v0/{BASE_ID}/Sales Leads/{acme_id}")
     assert call.body == {"fields": {"Status": "Won"}, "typecast": False}
     assert updated["fields"] == {"Name": "Acme", "Seats": 12.0, "Status": "Won"}
 
 
-async def test_airtable_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_airtable_errors(apis: AppApis, connect: Connect) -> None:
     create = {"base_id": BASE_ID, "table": "Sales Leads", "records": [{"Name": "Acme"}]}
-    expired = context(apis, loopback_allowed, "airtable", token="expired")
-    refused = await failure(expired, "airtable.create_records", create)
-    assert (refused.kind, refused.status) == ("unauthorized", 401)
-
-    ctx = context(apis, loopback_allowed, "airtable")
-    invalid = await failure(
-        ctx, "airtable.create_records", {**create, "records": [{"Name": "Acme", "Seats": "many"}]}
+    ctx = connect("airtable")
+    invalid = await action_failure(
+        "airtable.create_records",
+        ctx=ctx,
+        given={**create, "records": [{"Name": "Acme", "Seats": "many"}]},
     )
     assert (invalid.kind, invalid.status) == ("fatal", 422)
     assert "INVALID_VALUE_FOR_COLUMN" in str(invalid)
@@ -494,21 +469,21 @@ async def test_airtable_errors(apis: AppApis, loopback_allowed: OutboundClient) 
 
     # Airtable sends no Retry-After: it documents a 30 second wait.
     apis.apps["airtable"].data["rate_limited"] = True
-    limited = await failure(ctx, "airtable.list_records", {"base_id": BASE_ID, "table": TABLE_ID})
+    limited = await action_failure(
+        "airtable.list_records", ctx=ctx, given={"base_id": BASE_ID, "table": TABLE_ID}
+    )
     assert (limited.kind, limited.status, limited.retry_after) == ("retryable", 429, 30.0)
 
 
 # --- GitHub ------------------------------------------------------------------------------
 
 
-async def test_github_create_issue_and_comment_on_it(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, loopback_allowed, "github")
-    issue = await run(
-        ctx,
+async def test_github_create_issue_and_comment_on_it(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("github")
+    issue = await run_action(
         "github.create_issue",
-        {
+        ctx=ctx,
+        given={
             "owner": "octo-org",
             "repo": "hello-world",
             "title": "Customer reported a bug",
@@ -517,9 +492,8 @@ async def test_github_create_issue_and_comment_on_it(
             "assignees": ["hubot"],
         },
     )
-    call = last(apis.apps["github"])
+    call = last_call(apis.apps["github"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", "/repos/octo-org/hello-world/issues")
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert call.headers["Accept"] == "application/vnd.github+json"
     assert call.headers["X-GitHub-Api-Version"] == "2022-11-28"
     assert call.body == {
@@ -533,22 +507,24 @@ async def test_github_create_issue_and_comment_on_it(
     assert issue["html_url"] == "https://github.com/octo-org/hello-world/issues/1"
     assert (issue["labels"], issue["assignees"]) == (["bug"], ["hubot"])
 
-    comment = await run(
-        ctx,
+    comment = await run_action(
         "github.add_issue_comment",
-        {"owner": "octo-org", "repo": "hello-world", "issue_number": 1, "body": "On it."},
+        ctx=ctx,
+        given={"owner": "octo-org", "repo": "hello-world", "issue_number": 1, "body": "On it."},
     )
-    call = last(apis.apps["github"])
+    call = last_call(apis.apps["github"])
     assert (call.method, call.path) == ("POST", "/repos/octo-org/hello-world/issues/1/comments")
     assert call.body == {"body": "On it."}
     assert comment["body"] == "On it."
     assert comment["html_url"].startswith(issue["html_url"] + "#issuecomment-")
 
 
-async def test_github_list_repos(apis: AppApis, loopback_allowed: OutboundClient) -> None:
-    ctx = context(apis, loopback_allowed, "github")
-    listed = await run(ctx, "github.list_repos", {"visibility": "private", "per_page": 50})
-    call = last(apis.apps["github"])
+async def test_github_list_repos(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("github")
+    listed = await run_action(
+        "github.list_repos", ctx=ctx, given={"visibility": "private", "per_page": 50}
+    )
+    call = last_call(apis.apps["github"])
     assert (call.method, call.path) == ("GET", "/user/repos")
     assert call.query == {
         "visibility": "private",
@@ -569,14 +545,12 @@ async def test_github_list_repos(apis: AppApis, loopback_allowed: OutboundClient
     ]
 
 
-async def test_github_errors(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_github_errors(apis: AppApis, connect: Connect) -> None:
     issue = {"owner": "octo-org", "repo": "hello-world", "title": "x"}
-    expired = context(apis, loopback_allowed, "github", token="gho_revoked")
-    refused = await failure(expired, "github.create_issue", issue)
-    assert (refused.kind, refused.status) == ("unauthorized", 401)
-
-    ctx = context(apis, loopback_allowed, "github")
-    invalid = await failure(ctx, "github.create_issue", {**issue, "assignees": ["stranger"]})
+    ctx = connect("github")
+    invalid = await action_failure(
+        "github.create_issue", ctx=ctx, given={**issue, "assignees": ["stranger"]}
+    )
     assert (invalid.kind, invalid.status) == ("fatal", 422)
     assert "Validation Failed" in str(invalid)
     assert "'field': 'assignees'" in str(invalid)
@@ -584,10 +558,45 @@ async def test_github_errors(apis: AppApis, loopback_allowed: OutboundClient) ->
     # The primary rate limit: 403 with x-ratelimit-remaining 0, retry when it resets.
     reset = int(time.time()) + 120
     apis.apps["github"].data["rate_limit_reset"] = reset
-    limited = await failure(ctx, "github.list_repos", {})
+    limited = await action_failure("github.list_repos", ctx=ctx, given={})
     assert (limited.kind, limited.status) == ("retryable", 403)
     assert limited.retry_after is not None
     assert 100 < limited.retry_after <= 120
+
+
+# --- Refused tokens ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "token"),
+    [
+        (
+            "microsoft_teams.send_channel_message",
+            {"team_id": TEAM_ID, "channel_id": CHANNEL_ID, "content": "hi"},
+            "revoked-graph-token",
+        ),
+        (
+            "google_sheets.append_row",
+            {"spreadsheet_id": SPREADSHEET_ID, "range": "Nowhere!A1", "values": ["x"]},
+            "revoked-google-token",
+        ),
+        ("notion.query_database", {"database_id": DATABASE_ID}, "revoked-notion-token"),
+        (
+            "airtable.create_records",
+            {"base_id": BASE_ID, "table": "Sales Leads", "records": [{"Name": "Acme"}]},
+            "revoked-airtable-token",
+        ),
+        (
+            "github.create_issue",
+            {"owner": "octo-org", "repo": "hello-world", "title": "x"},
+            "gho_revoked",
+        ),
+    ],
+)
+async def test_a_refused_token_is_unauthorized(
+    connect: Connect, name: str, given: dict[str, Any], token: str
+) -> None:
+    await refused_failure(name, connect=connect, token=token, given=given)
 
 
 # --- Inputs ------------------------------------------------------------------------------
@@ -662,9 +671,7 @@ _CREATE = {"base_id": BASE_ID, "table": "Sales Leads"}
 def test_each_input_model_rejects_a_bad_input_clearly(
     name: str, data: dict[str, Any], says: str
 ) -> None:
-    with pytest.raises(ValidationError) as caught:
-        ACTIONS[name].input_model.model_validate(data)
-    assert says in str(caught.value)
+    assert says in str(input_rejection(ACTIONS[name].input_model, given=data))
 
 
 def test_every_action_of_these_apps_is_typed_strictly_and_named_after_its_app() -> None:

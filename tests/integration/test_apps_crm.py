@@ -7,16 +7,24 @@ from __future__ import annotations
 
 import base64
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pydantic import ValidationError
 
-from shared.connectors import ACTIONS, ActionContext, ActionError
-from shared.connectors.catalog import fill, load_catalog
+from shared.connectors import ACTIONS
+from shared.connectors.catalog import load_catalog
 from shared.infra.outbound import OutboundClient
+from tests.app_fixtures import (
+    Connect,
+    action_failure,
+    connector,
+    input_rejection,
+    last_call,
+    refused_failure,
+    run_action,
+    start_app_apis,
+)
 from tests.fakes import StartFake
-from tests.fakes.apps import AppApis, AppState, Recorded
+from tests.fakes.apps import AppApis
 from tests.fakes.apps.quickbooks import REALM_ID
 
 SLUGS = ["hubspot", "salesforce", "pipedrive", "zendesk", "quickbooks"]
@@ -30,69 +38,27 @@ FIELDS = {
     "zendesk": {"subdomain": "acme", "email": ZENDESK_EMAIL},
     "quickbooks": {"realm_id": REALM_ID},
 }
-IDEMPOTENCY_KEY = "exec-1:step-1"
 
 
 @pytest.fixture
 async def apis(start_fake: StartFake) -> AppApis:
     """The five fake APIs, each accepting the test's credentials."""
-    apis = await start_fake(AppApis(SLUGS))
-    for slug in SLUGS:
-        apis.apps[slug].valid_credentials.add(TOKEN)
+    apis = await start_app_apis(start_fake, slugs=SLUGS, credentials=[TOKEN])
     apis.apps["zendesk"].valid_credentials = {f"{ZENDESK_EMAIL}/token:{ZENDESK_API_TOKEN}"}
     return apis
 
 
-def context(
-    apis: AppApis, slug: str, client: OutboundClient, *, credential: str | None = None
-) -> ActionContext:
-    """A step's context for ``slug``: the catalog's api_base_url filled with the connection's
-    fields, its scheme and host replaced by the fake's."""
-    app = load_catalog().get(slug)
-    assert app is not None
-    assert app.api_base_url is not None
-    fields = FIELDS.get(slug, {})
-    filled = fill(app.api_base_url, base_url="", fields=fields)
-    assert "{" not in filled
-    if app.auth_kind == "oauth2":
-        credentials = {"access_token": credential or TOKEN, "refresh_token": "rt"}
-    else:
-        credentials = {"api_token": credential or ZENDESK_API_TOKEN}
-    return ActionContext(
-        credentials=credentials,
-        api_base_url=apis.api_url(slug) + urlsplit(filled).path,
-        idempotency_key=IDEMPOTENCY_KEY,
-        client=client,
-        app=app,
-        fields=fields,
-    )
-
-
-async def run(ctx: ActionContext, name: str, given: dict[str, Any]) -> Any:
-    """Run one action as a workflow step does: its input validated by its model."""
-    action = ACTIONS[name]
-    return await action.run(ctx, action.input_model.model_validate(given))
-
-
-def last_call(state: AppState) -> Recorded:
-    """The last call the fake answered."""
-    assert state.calls, "the fake received no call"
-    return state.calls[-1]
-
-
-def assert_bearer(call: Recorded) -> None:
-    """The call carried the connection's token and the step's idempotency key."""
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert call.headers["Idempotency-Key"] == IDEMPOTENCY_KEY
+@pytest.fixture
+def connect(apis: AppApis, loopback_allowed: OutboundClient) -> Connect:
+    """Connections to the five fakes, each with its app's fields, holding TOKEN."""
+    return connector(apis=apis, client=loopback_allowed, token=TOKEN, fields=FIELDS)
 
 
 # --- HubSpot -----------------------------------------------------------------------------
 
 
-async def test_hubspot_create_contact_sends_properties(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, "hubspot", loopback_allowed)
+async def test_hubspot_create_contact_sends_properties(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("hubspot")
     given = {
         "email": "ada@acme.com",
         "firstname": "Ada",
@@ -100,8 +66,8 @@ async def test_hubspot_create_contact_sends_properties(
         "company": "Acme",
         "properties": {"jobtitle": "Engineer"},
     }
-    created = await run(ctx, "hubspot.create_contact", given)
-    call = last_call(apis.apps["hubspot"])
+    created = await run_action("hubspot.create_contact", ctx=ctx, given=given)
+    call = last_call(apis.apps["hubspot"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", "/crm/v3/objects/contacts")
     assert call.body == {
         "properties": {
@@ -112,26 +78,27 @@ async def test_hubspot_create_contact_sends_properties(
             "jobtitle": "Engineer",
         }
     }
-    assert_bearer(call)
     assert created["id"] in apis.apps["hubspot"].data["contacts"]
     assert created["properties"]["email"] == "ada@acme.com"
     assert set(created) == {"id", "properties", "createdAt", "updatedAt"}
 
 
-async def test_hubspot_update_and_search_contacts(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, "hubspot", loopback_allowed)
-    contact = await run(ctx, "hubspot.create_contact", {"email": "bo@acme.com"})
-    updated = await run(
-        ctx, "hubspot.update_contact", {"contact_id": contact["id"], "phone": "+44 20 7946 0000"}
+async def test_hubspot_update_and_search_contacts(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("hubspot")
+    contact = await run_action("hubspot.create_contact", ctx=ctx, given={"email": "bo@acme.com"})
+    updated = await run_action(
+        "hubspot.update_contact",
+        ctx=ctx,
+        given={"contact_id": contact["id"], "phone": "+44 20 7946 0000"},
     )
     call = last_call(apis.apps["hubspot"])
     assert (call.method, call.path) == ("PATCH", f"/crm/v3/objects/contacts/{contact['id']}")
     assert call.body == {"properties": {"phone": "+44 20 7946 0000"}}
     assert updated["properties"]["phone"] == "+44 20 7946 0000"
 
-    found = await run(ctx, "hubspot.search_contacts", {"email": "bo@acme.com", "limit": 5})
+    found = await run_action(
+        "hubspot.search_contacts", ctx=ctx, given={"email": "bo@acme.com", "limit": 5}
+    )
     call = last_call(apis.apps["hubspot"])
     assert (call.method, call.path) == ("POST", "/crm/v3/objects/contacts/search")
     assert call.body["filterGroups"] == [
@@ -144,14 +111,14 @@ async def test_hubspot_update_and_search_contacts(
 
 
 async def test_hubspot_deal_and_note_are_associated_with_the_contact(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, "hubspot", loopback_allowed)
-    contact = await run(ctx, "hubspot.create_contact", {"email": "cy@acme.com"})
-    deal = await run(
-        ctx,
+    ctx = connect("hubspot")
+    contact = await run_action("hubspot.create_contact", ctx=ctx, given={"email": "cy@acme.com"})
+    deal = await run_action(
         "hubspot.create_deal",
-        {
+        ctx=ctx,
+        given={
             "dealname": "Acme renewal",
             "amount": 2500000.5,
             "closedate": "2026-12-31T12:00:00+01:00",
@@ -175,7 +142,9 @@ async def test_hubspot_deal_and_note_are_associated_with_the_contact(
     ]
     assert deal["properties"]["dealname"] == "Acme renewal"
 
-    note = await run(ctx, "hubspot.create_note", {"contact_id": contact["id"], "body": "Called."})
+    note = await run_action(
+        "hubspot.create_note", ctx=ctx, given={"contact_id": contact["id"], "body": "Called."}
+    )
     call = last_call(apis.apps["hubspot"])
     assert (call.method, call.path) == ("POST", "/crm/v3/objects/notes")
     assert call.body["properties"]["hs_note_body"] == "Called."
@@ -184,45 +153,44 @@ async def test_hubspot_deal_and_note_are_associated_with_the_contact(
     assert note["id"] in apis.apps["hubspot"].data["notes"]
 
 
-async def test_hubspot_errors_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, "hubspot", loopback_allowed)
-    await run(ctx, "hubspot.create_contact", {"email": "dup@acme.com"})
-    with pytest.raises(ActionError) as conflict:
-        await run(ctx, "hubspot.create_contact", {"email": "dup@acme.com"})
-    assert (conflict.value.kind, conflict.value.status) == ("fatal", 409)
-    assert "Contact already exists" in str(conflict.value)
+async def test_hubspot_errors_become_action_errors(connect: Connect) -> None:
+    ctx = connect("hubspot")
+    await run_action("hubspot.create_contact", ctx=ctx, given={"email": "dup@acme.com"})
+    conflict = await action_failure(
+        "hubspot.create_contact", ctx=ctx, given={"email": "dup@acme.com"}
+    )
+    assert (conflict.kind, conflict.status) == ("fatal", 409)
+    assert "Contact already exists" in str(conflict)
 
-    with pytest.raises(ActionError) as invalid:
-        await run(
-            ctx, "hubspot.create_contact", {"email": "x@acme.com", "properties": {"shoe": "42"}}
-        )
-    assert (invalid.value.kind, invalid.value.status) == ("fatal", 400)
-    assert "Property values were not valid" in str(invalid.value)
-    assert "PROPERTY_DOESNT_EXIST" in str(invalid.value)
-    assert "shoe" in str(invalid.value)
-
-    stale = context(apis, "hubspot", loopback_allowed, credential="expired")
-    with pytest.raises(ActionError) as refused:
-        await run(stale, "hubspot.search_contacts", {"email": "dup@acme.com"})
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
-    assert "expired" not in str(refused.value)
+    invalid = await action_failure(
+        "hubspot.create_contact",
+        ctx=ctx,
+        given={"email": "x@acme.com", "properties": {"shoe": "42"}},
+    )
+    assert (invalid.kind, invalid.status) == ("fatal", 400)
+    assert "Property values were not valid" in str(invalid)
+    assert "PROPERTY_DOESNT_EXIST" in str(invalid)
+    assert "shoe" in str(invalid)
 
 
 # --- Salesforce --------------------------------------------------------------------------
 
 
 async def test_salesforce_create_lead_on_the_instance_from_the_token_answer(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, "salesforce", loopback_allowed)
-    created = await run(
-        ctx,
+    ctx = connect("salesforce")
+    created = await run_action(
         "salesforce.create_lead",
-        {"last_name": "Hopper", "first_name": "Grace", "company": "Navy", "email": "g@navy.mil"},
+        ctx=ctx,
+        given={
+            "last_name": "Hopper",
+            "first_name": "Grace",
+            "company": "Navy",
+            "email": "g@navy.mil",
+        },
     )
-    call = last_call(apis.apps["salesforce"])
+    call = last_call(apis.apps["salesforce"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", "/services/data/v67.0/sobjects/Lead/")
     assert call.body == {
         "FirstName": "Grace",
@@ -230,24 +198,23 @@ async def test_salesforce_create_lead_on_the_instance_from_the_token_answer(
         "Email": "g@navy.mil",
         "Company": "Navy",
     }
-    assert_bearer(call)
     assert created["sobject"] == "Lead"
     assert created["success"] is True
     assert created["id"].startswith("00Q")
     assert len(created["id"]) == 18
 
 
-async def test_salesforce_records_update_and_query(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, "salesforce", loopback_allowed)
-    account = await run(
-        ctx, "salesforce.create_record", {"sobject": "Account", "fields": {"Name": "Acme"}}
+async def test_salesforce_records_update_and_query(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("salesforce")
+    account = await run_action(
+        "salesforce.create_record",
+        ctx=ctx,
+        given={"sobject": "Account", "fields": {"Name": "Acme"}},
     )
-    contact = await run(
-        ctx,
+    contact = await run_action(
         "salesforce.create_contact",
-        {"last_name": "Turing", "account_id": account["id"], "fields": {"Level__c": "A"}},
+        ctx=ctx,
+        given={"last_name": "Turing", "account_id": account["id"], "fields": {"Level__c": "A"}},
     )
     assert last_call(apis.apps["salesforce"]).body == {
         "Level__c": "A",
@@ -256,10 +223,10 @@ async def test_salesforce_records_update_and_query(
     }
     assert contact["id"].startswith("003")
 
-    updated = await run(
-        ctx,
+    updated = await run_action(
         "salesforce.update_record",
-        {"sobject": "Account", "record_id": account["id"], "fields": {"Phone": "555-0100"}},
+        ctx=ctx,
+        given={"sobject": "Account", "record_id": account["id"], "fields": {"Phone": "555-0100"}},
     )
     call = last_call(apis.apps["salesforce"])
     assert (call.method, call.path) == (
@@ -270,7 +237,7 @@ async def test_salesforce_records_update_and_query(
     assert updated == {"id": account["id"], "sobject": "Account", "updated": ["Phone"]}
 
     soql = "SELECT Id, Name, Phone FROM Account WHERE Name = 'Acme'"
-    page = await run(ctx, "salesforce.query", {"soql": soql})
+    page = await run_action("salesforce.query", ctx=ctx, given={"soql": soql})
     call = last_call(apis.apps["salesforce"])
     assert (call.method, call.path, call.query) == (
         "GET",
@@ -283,56 +250,48 @@ async def test_salesforce_records_update_and_query(
     assert (row["Id"], row["Name"], row["Phone"]) == (account["id"], "Acme", "555-0100")
 
 
-async def test_salesforce_errors_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, "salesforce", loopback_allowed)
-    with pytest.raises(ActionError) as missing:
-        await run(
-            ctx, "salesforce.create_record", {"sobject": "Lead", "fields": {"LastName": "Solo"}}
-        )
-    assert (missing.value.kind, missing.value.status) == ("fatal", 400)
-    assert "REQUIRED_FIELD_MISSING" in str(missing.value)
-    assert "Required fields are missing: [Company]" in str(missing.value)
+async def test_salesforce_errors_become_action_errors(connect: Connect) -> None:
+    ctx = connect("salesforce")
+    missing = await action_failure(
+        "salesforce.create_record",
+        ctx=ctx,
+        given={"sobject": "Lead", "fields": {"LastName": "Solo"}},
+    )
+    assert (missing.kind, missing.status) == ("fatal", 400)
+    assert "REQUIRED_FIELD_MISSING" in str(missing)
+    assert "Required fields are missing: [Company]" in str(missing)
 
-    with pytest.raises(ActionError) as malformed:
-        await run(ctx, "salesforce.query", {"soql": "SELEC Name FROM"})
-    assert malformed.value.kind == "fatal"
-    assert "MALFORMED_QUERY" in str(malformed.value)
-
-    stale = context(apis, "salesforce", loopback_allowed, credential="expired")
-    with pytest.raises(ActionError) as refused:
-        await run(stale, "salesforce.query", {"soql": "SELECT Id FROM Lead"})
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
+    malformed = await action_failure("salesforce.query", ctx=ctx, given={"soql": "SELEC Name FROM"})
+    assert malformed.kind == "fatal"
+    assert "MALFORMED_QUERY" in str(malformed)
 
 
 # --- Pipedrive ---------------------------------------------------------------------------
 
 
 async def test_pipedrive_person_deal_and_search_on_the_api_domain(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, "pipedrive", loopback_allowed)
-    person = await run(
-        ctx,
+    ctx = connect("pipedrive")
+    person = await run_action(
         "pipedrive.create_person",
-        {"name": "Linus Pauling", "email": "linus@acme.com", "phone": "+1 555 0101"},
+        ctx=ctx,
+        given={"name": "Linus Pauling", "email": "linus@acme.com", "phone": "+1 555 0101"},
     )
-    call = last_call(apis.apps["pipedrive"])
+    call = last_call(apis.apps["pipedrive"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", "/api/v2/persons")
     assert call.body == {
         "name": "Linus Pauling",
         "emails": [{"value": "linus@acme.com", "primary": True, "label": "work"}],
         "phones": [{"value": "+1 555 0101", "primary": True, "label": "work"}],
     }
-    assert_bearer(call)
     assert person["name"] == "Linus Pauling"
     assert person["id"] in apis.apps["pipedrive"].data["persons"]
 
-    deal = await run(
-        ctx,
+    deal = await run_action(
         "pipedrive.create_deal",
-        {
+        ctx=ctx,
+        given={
             "title": "Vitamin C",
             "value": 250,
             "currency": "EUR",
@@ -352,7 +311,7 @@ async def test_pipedrive_person_deal_and_search_on_the_api_domain(
     assert deal["person_id"] == person["id"]
     assert deal["status"] == "open"
 
-    found = await run(ctx, "pipedrive.search_persons", {"term": "linus@acme.com"})
+    found = await run_action("pipedrive.search_persons", ctx=ctx, given={"term": "linus@acme.com"})
     call = last_call(apis.apps["pipedrive"])
     assert (call.method, call.path) == ("GET", "/api/v2/persons/search")
     assert call.query == {
@@ -365,32 +324,26 @@ async def test_pipedrive_person_deal_and_search_on_the_api_domain(
     assert found["next_cursor"] is None
 
 
-async def test_pipedrive_errors_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, "pipedrive", loopback_allowed)
-    with pytest.raises(ActionError) as invalid:
-        await run(ctx, "pipedrive.create_deal", {"title": "Orphan", "person_id": 999999})
-    assert (invalid.value.kind, invalid.value.status) == ("fatal", 400)
-    assert "Person with id 999999 does not exist" in str(invalid.value)
-
-    stale = context(apis, "pipedrive", loopback_allowed, credential="expired")
-    with pytest.raises(ActionError) as refused:
-        await run(stale, "pipedrive.create_person", {"name": "Nobody"})
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
+async def test_pipedrive_errors_become_action_errors(connect: Connect) -> None:
+    ctx = connect("pipedrive")
+    invalid = await action_failure(
+        "pipedrive.create_deal", ctx=ctx, given={"title": "Orphan", "person_id": 999999}
+    )
+    assert (invalid.kind, invalid.status) == ("fatal", 400)
+    assert "Person with id 999999 does not exist" in str(invalid)
 
 
 # --- Zendesk -----------------------------------------------------------------------------
 
 
 async def test_zendesk_ticket_comment_and_read_with_api_token_auth(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, "zendesk", loopback_allowed)
-    ticket = await run(
-        ctx,
+    ctx = connect("zendesk", token=ZENDESK_API_TOKEN)
+    ticket = await run_action(
         "zendesk.create_ticket",
-        {
+        ctx=ctx,
+        given={
             "subject": "Printer on fire",
             "body": "Smoke everywhere.",
             "requester_email": "moss@acme.com",
@@ -416,10 +369,10 @@ async def test_zendesk_ticket_comment_and_read_with_api_token_auth(
     assert ticket["subject"] == "Printer on fire"
     assert ticket["status"] == "new"
 
-    commented = await run(
-        ctx,
+    commented = await run_action(
         "zendesk.add_comment",
-        {
+        ctx=ctx,
+        given={
             "ticket_id": ticket["id"],
             "body": "Extinguisher sent.",
             "public": False,
@@ -439,51 +392,43 @@ async def test_zendesk_ticket_comment_and_read_with_api_token_auth(
         "author_id": 7001,
     }
 
-    read = await run(ctx, "zendesk.get_ticket", {"ticket_id": ticket["id"]})
+    read = await run_action("zendesk.get_ticket", ctx=ctx, given={"ticket_id": ticket["id"]})
     assert last_call(apis.apps["zendesk"]).path == f"/api/v2/tickets/{ticket['id']}.json"
     assert read["id"] == ticket["id"]
     assert read["requester_id"] == ticket["requester_id"]
 
-    users = await run(ctx, "zendesk.search_users", {"query": "moss@acme.com"})
+    users = await run_action("zendesk.search_users", ctx=ctx, given={"query": "moss@acme.com"})
     call = last_call(apis.apps["zendesk"])
     assert (call.path, call.query) == ("/api/v2/users/search.json", {"query": "moss@acme.com"})
     assert [u["id"] for u in users["users"]] == [ticket["requester_id"]]
     assert users["count"] == 1
 
 
-async def test_zendesk_errors_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, "zendesk", loopback_allowed)
+async def test_zendesk_errors_become_action_errors(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("zendesk", token=ZENDESK_API_TOKEN)
     apis.apps["zendesk"].data["rate_limited_for"] = 37
-    with pytest.raises(ActionError) as limited:
-        await run(ctx, "zendesk.get_ticket", {"ticket_id": 1})
-    assert (limited.value.kind, limited.value.status) == ("retryable", 429)
-    assert limited.value.retry_after == 37.0
+    limited = await action_failure("zendesk.get_ticket", ctx=ctx, given={"ticket_id": 1})
+    assert (limited.kind, limited.status) == ("retryable", 429)
+    assert limited.retry_after == 37.0
 
-    with pytest.raises(ActionError) as missing:
-        await run(ctx, "zendesk.add_comment", {"ticket_id": 424242, "body": "Hello?"})
-    assert (missing.value.kind, missing.value.status) == ("fatal", 404)
-    assert "RecordNotFound" in str(missing.value)
-
-    wrong = context(apis, "zendesk", loopback_allowed, credential="not-the-token")
-    with pytest.raises(ActionError) as refused:
-        await run(wrong, "zendesk.create_ticket", {"subject": "s", "body": "b"})
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
-    assert "not-the-token" not in str(refused.value)
+    missing = await action_failure(
+        "zendesk.add_comment", ctx=ctx, given={"ticket_id": 424242, "body": "Hello?"}
+    )
+    assert (missing.kind, missing.status) == ("fatal", 404)
+    assert "RecordNotFound" in str(missing)
 
 
 async def test_zendesk_verify_call_refuses_a_wrong_token_where_users_me_would_not(
-    apis: AppApis, loopback_allowed: OutboundClient
+    connect: Connect,
 ) -> None:
     app = load_catalog().get("zendesk")
     assert app is not None
     assert app.verify is not None
-    wrong = context(apis, "zendesk", loopback_allowed, credential="not-the-token")
+    wrong = connect("zendesk", token="not-the-token")
     me = await wrong.call_api("GET", "/users/me.json")
     assert me.status == 200  # Zendesk's anonymous user: useless as a check
     assert (await wrong.call_api(app.verify.method, app.verify.path)).status == 401
-    right = context(apis, "zendesk", loopback_allowed)
+    right = connect("zendesk", token=ZENDESK_API_TOKEN)
     assert (await right.call_api(app.verify.method, app.verify.path)).status == 200
 
 
@@ -491,13 +436,13 @@ async def test_zendesk_verify_call_refuses_a_wrong_token_where_users_me_would_no
 
 
 async def test_quickbooks_customer_invoice_and_query_in_the_realm(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    ctx = context(apis, "quickbooks", loopback_allowed)
-    customer = await run(
-        ctx,
+    ctx = connect("quickbooks")
+    customer = await run_action(
         "quickbooks.create_customer",
-        {
+        ctx=ctx,
+        given={
             "display_name": "Acme Ltd",
             "given_name": "Wile",
             "family_name": "Coyote",
@@ -505,7 +450,7 @@ async def test_quickbooks_customer_invoice_and_query_in_the_realm(
             "phone": "555-0199",
         },
     )
-    call = last_call(apis.apps["quickbooks"])
+    call = last_call(apis.apps["quickbooks"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", f"/v3/company/{REALM_ID}/customer")
     assert call.query == {"minorversion": "75"}
     assert call.headers["Accept"] == "application/json"
@@ -516,14 +461,13 @@ async def test_quickbooks_customer_invoice_and_query_in_the_realm(
         "PrimaryEmailAddr": {"Address": "wile@acme.com"},
         "PrimaryPhone": {"FreeFormNumber": "555-0199"},
     }
-    assert_bearer(call)
     assert customer["DisplayName"] == "Acme Ltd"
     assert customer["SyncToken"] == "0"
 
-    invoice = await run(
-        ctx,
+    invoice = await run_action(
         "quickbooks.create_invoice",
-        {
+        ctx=ctx,
+        given={
             "customer_id": customer["Id"],
             "lines": [
                 {
@@ -556,8 +500,10 @@ async def test_quickbooks_customer_invoice_and_query_in_the_realm(
     assert invoice["TotalAmt"] == 125.5
     assert invoice["CustomerRef"] == {"value": customer["Id"], "name": "Acme Ltd"}
 
-    found = await run(
-        ctx, "quickbooks.query", {"query": "select * from Customer where DisplayName = 'Acme Ltd'"}
+    found = await run_action(
+        "quickbooks.query",
+        ctx=ctx,
+        given={"query": "select * from Customer where DisplayName = 'Acme Ltd'"},
     )
     call = last_call(apis.apps["quickbooks"])
     assert (call.method, call.path) == ("GET", f"/v3/company/{REALM_ID}/query")
@@ -568,32 +514,44 @@ async def test_quickbooks_customer_invoice_and_query_in_the_realm(
     assert [c["Id"] for c in found["Customer"]] == [customer["Id"]]
 
 
-async def test_quickbooks_faults_become_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
+async def test_quickbooks_faults_become_action_errors(connect: Connect) -> None:
+    ctx = connect("quickbooks")
+    await run_action("quickbooks.create_customer", ctx=ctx, given={"display_name": "Twice"})
+    duplicate = await action_failure(
+        "quickbooks.create_customer", ctx=ctx, given={"display_name": "Twice"}
+    )
+    assert (duplicate.kind, duplicate.status) == ("fatal", 400)
+    assert "Duplicate Name Exists Error" in str(duplicate)
+
+    unknown = await action_failure(
+        "quickbooks.create_invoice",
+        ctx=ctx,
+        given={"customer_id": "404", "lines": [{"amount": 1}]},
+    )
+    assert unknown.kind == "fatal"
+    assert "Invalid Reference Id" in str(unknown)
+
+    unparsable = await action_failure("quickbooks.query", ctx=ctx, given={"query": "select from"})
+    assert unparsable.kind == "fatal"
+    assert "Error parsing query" in str(unparsable)
+
+
+# --- Refused credentials -----------------------------------------------------------------
+
+REFUSED = [
+    ("hubspot.search_contacts", {"email": "dup@acme.com"}, "expired"),
+    ("salesforce.query", {"soql": "SELECT Id FROM Lead"}, "expired"),
+    ("pipedrive.create_person", {"name": "Nobody"}, "expired"),
+    ("zendesk.create_ticket", {"subject": "s", "body": "b"}, "not-the-token"),
+    ("quickbooks.query", {"query": "select * from Customer"}, "expired"),
+]
+
+
+@pytest.mark.parametrize(("name", "given", "token"), REFUSED)
+async def test_a_refused_credential_is_unauthorized(
+    connect: Connect, name: str, given: dict[str, Any], token: str
 ) -> None:
-    ctx = context(apis, "quickbooks", loopback_allowed)
-    await run(ctx, "quickbooks.create_customer", {"display_name": "Twice"})
-    with pytest.raises(ActionError) as duplicate:
-        await run(ctx, "quickbooks.create_customer", {"display_name": "Twice"})
-    assert (duplicate.value.kind, duplicate.value.status) == ("fatal", 400)
-    assert "Duplicate Name Exists Error" in str(duplicate.value)
-
-    with pytest.raises(ActionError) as unknown:
-        await run(
-            ctx, "quickbooks.create_invoice", {"customer_id": "404", "lines": [{"amount": 1}]}
-        )
-    assert unknown.value.kind == "fatal"
-    assert "Invalid Reference Id" in str(unknown.value)
-
-    with pytest.raises(ActionError) as unparsable:
-        await run(ctx, "quickbooks.query", {"query": "select from"})
-    assert unparsable.value.kind == "fatal"
-    assert "Error parsing query" in str(unparsable.value)
-
-    stale = context(apis, "quickbooks", loopback_allowed, credential="expired")
-    with pytest.raises(ActionError) as refused:
-        await run(stale, "quickbooks.query", {"query": "select * from Customer"})
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
+    await refused_failure(name, connect=connect, token=token, given=given)
 
 
 # --- Input models ------------------------------------------------------------------------
@@ -635,9 +593,7 @@ BAD_INPUTS = [
 def test_each_input_model_rejects_bad_input_clearly(
     name: str, given: dict[str, Any], named: str
 ) -> None:
-    with pytest.raises(ValidationError) as rejected:
-        ACTIONS[name].input_model.model_validate(given)
-    assert named in str(rejected.value)
+    assert named in str(input_rejection(ACTIONS[name].input_model, given=given))
 
 
 def test_every_action_of_these_apps_has_a_bad_input_case() -> None:

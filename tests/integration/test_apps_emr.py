@@ -7,23 +7,32 @@ diagnostics. The catalog entries carry the SMART quirks the OAuth flow relies on
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from shared.connectors import ACTIONS
 from shared.connectors.apps.epic import CreateObservationInput
-from shared.connectors.base import ActionContext, ActionError
-from shared.connectors.catalog import fill, load_catalog
+from shared.connectors.catalog import load_catalog
 from shared.connectors.fhir import (
     ReadPatientInput,
     SearchObservationsInput,
     SearchPatientsInput,
 )
-from shared.infra.outbound import OutboundClient, parse_networks
-from tests.fakes.apps import AppApis, AppState
+from shared.infra.outbound import OutboundClient
+from tests.app_fixtures import (
+    Connect,
+    action_failure,
+    app_of,
+    connector,
+    input_rejection,
+    only_call,
+    refused_failure,
+    run_action,
+    start_app_apis,
+)
+from tests.fakes.apps import AppApis
 from tests.fakes.apps import athenahealth as fake_athenahealth
 from tests.fakes.apps import cerner as fake_cerner
 from tests.fakes.apps import epic as fake_epic
@@ -43,52 +52,18 @@ FHIR_JSON = "application/fhir+json"
 @pytest.fixture
 async def apis(start_fake: StartFake) -> AppApis:
     """The three vendors' FHIR servers, each accepting TOKEN."""
-    fake = await start_fake(AppApis(SLUGS))
-    for state in fake.apps.values():
-        state.valid_credentials.add(TOKEN)
-    return fake
+    return await start_app_apis(start_fake, slugs=SLUGS, credentials=[TOKEN])
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[OutboundClient]:
-    """An outbound client allowed to reach the loopback fakes."""
-    outbound = OutboundClient(
-        allowed=parse_networks("127.0.0.0/8"), timeout=5.0, max_bytes=1_000_000
-    )
-    yield outbound
-    await outbound.close()
-
-
-def context(
-    apis: AppApis, client: OutboundClient, slug: str, *, token: str = TOKEN
-) -> ActionContext:
-    """A connection to ``slug`` whose FHIR base is the fake's and whose SMART launch chose
+def connect(apis: AppApis, loopback_allowed: OutboundClient) -> Connect:
+    """SMART connections holding TOKEN: each one's FHIR base is its fake's and its launch chose
     PATIENT (the token answer's ``patient``)."""
-    fhir_base_url = apis.api_url(slug) + FHIR_BASES[slug]
-    app = load_catalog().get(slug)
-    assert app is not None
-    assert app.api_base_url is not None
-    fields = {"fhir_base_url": fhir_base_url, "patient_id": PATIENT_ID}
-    return ActionContext(
-        credentials={"access_token": token},
-        api_base_url=fill(app.api_base_url, base_url="http://linkport.invalid", fields=fields),
-        idempotency_key="step-key-1",
-        client=client,
-        app=app,
-        fields=fields,
-    )
-
-
-async def run(ctx: ActionContext, name: str, data: dict[str, Any]) -> Any:
-    """Run the action ``name`` with ``data`` as its input."""
-    action = ACTIONS[name]
-    return await action.run(ctx, action.input_model.model_validate(data))
-
-
-def only_call(state: AppState) -> Any:
-    """The one API call the fake received."""
-    assert len(state.calls) == 1, state.calls
-    return state.calls[0]
+    fields = {
+        slug: {"fhir_base_url": apis.api_url(slug) + base, "patient_id": PATIENT_ID}
+        for slug, base in FHIR_BASES.items()
+    }
+    return connector(apis=apis, client=loopback_allowed, token=TOKEN, fields=fields)
 
 
 def test_each_emr_app_is_a_smart_on_fhir_catalog_entry() -> None:
@@ -118,10 +93,10 @@ def test_each_emr_app_is_a_smart_on_fhir_catalog_entry() -> None:
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_the_fhir_server_publishes_its_smart_configuration(
-    apis: AppApis, client: OutboundClient, slug: str
+    apis: AppApis, loopback_allowed: OutboundClient, slug: str
 ) -> None:
     url = apis.api_url(slug) + FHIR_BASES[slug] + "/.well-known/smart-configuration"
-    reply = await client.request("GET", url)
+    reply = await loopback_allowed.request("GET", url)
     assert reply.status == 200
     config = json.loads(reply.body)
     assert config["authorization_endpoint"] == f"{apis.url}/{slug}/oauth/authorize"
@@ -133,31 +108,36 @@ async def test_the_fhir_server_publishes_its_smart_configuration(
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_read_patient_reads_the_connections_patient_by_default(
-    apis: AppApis, client: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
-    patient = await run(context(apis, client, slug), f"{slug}.read_patient", {})
+    patient = await run_action(
+        f"{slug}.read_patient",
+        ctx=connect(slug),
+        given={},
+    )
     assert patient == PATIENT
-    call = only_call(apis.apps[slug])
+    call = only_call(apis.apps[slug], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", f"{FHIR_BASES[slug]}/Patient/{PATIENT_ID}")
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert call.headers["Accept"] == FHIR_JSON
 
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_read_patient_reads_the_patient_named(
-    apis: AppApis, client: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
     other = {**PATIENT, "id": "other-patient-1", "name": [{"family": "Ng", "given": ["Li"]}]}
     apis.apps[slug].data["patients"][other["id"]] = other
-    assert await run(context(apis, client, slug), f"{slug}.read_patient", {"id": other["id"]}) == (
-        other
-    )
+    assert await run_action(
+        f"{slug}.read_patient",
+        ctx=connect(slug),
+        given={"id": other["id"]},
+    ) == (other)
     assert only_call(apis.apps[slug]).path == f"{FHIR_BASES[slug]}/Patient/other-patient-1"
 
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_search_patients_sends_fhir_search_parameters_and_returns_the_entries(
-    apis: AppApis, client: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
     apis.apps[slug].data["patients"]["p2"] = {
         **PATIENT,
@@ -165,10 +145,10 @@ async def test_search_patients_sends_fhir_search_parameters_and_returns_the_entr
         "name": [{"family": "Lopez", "given": ["Ana"]}],
         "birthDate": "1990-01-01",
     }
-    found = await run(
-        context(apis, client, slug),
+    found = await run_action(
         f"{slug}.search_patients",
-        {"family": "lopez", "given": "Camila", "birthdate": "1987-09-12", "count": 10},
+        ctx=connect(slug),
+        given={"family": "lopez", "given": "Camila", "birthdate": "1987-09-12", "count": 10},
     )
     assert found["entries"] == [PATIENT]
     assert found["total"] == 1
@@ -185,16 +165,20 @@ async def test_search_patients_sends_fhir_search_parameters_and_returns_the_entr
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-async def test_search_patients_by_identifier(
-    apis: AppApis, client: OutboundClient, slug: str
-) -> None:
+async def test_search_patients_by_identifier(apis: AppApis, connect: Connect, slug: str) -> None:
     (identifier,) = PATIENT["identifier"]
     token = f"{identifier['system']}|{identifier['value']}"
-    found = await run(context(apis, client, slug), f"{slug}.search_patients", {"identifier": token})
+    found = await run_action(
+        f"{slug}.search_patients",
+        ctx=connect(slug),
+        given={"identifier": token},
+    )
     assert [p["id"] for p in found["entries"]] == [PATIENT_ID]
     assert only_call(apis.apps[slug]).query == {"identifier": token}
-    nobody = await run(
-        context(apis, client, slug), f"{slug}.search_patients", {"identifier": "no-such-mrn"}
+    nobody = await run_action(
+        f"{slug}.search_patients",
+        ctx=connect(slug),
+        given={"identifier": "no-such-mrn"},
     )
     # Epic adds an OperationOutcome entry (4101, no results): not a patient.
     assert nobody["entries"] == []
@@ -202,7 +186,7 @@ async def test_search_patients_by_identifier(
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_search_observations_filters_by_patient_category_and_a_date_range(
-    apis: AppApis, client: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
     later = {**OBSERVATION, "id": "obs-later", "effectiveDateTime": "2024-05-01T08:00:00Z"}
     lab = {
@@ -211,28 +195,27 @@ async def test_search_observations_filters_by_patient_category_and_a_date_range(
         "category": [{"coding": [{"code": "laboratory"}]}],
     }
     apis.apps[slug].data["observations"] += [later, lab]
-    found = await run(
-        context(apis, client, slug),
+    found = await run_action(
         f"{slug}.search_observations",
-        {"category": "vital-signs", "date": ["ge2024-03-01", "lt2024-04-01"]},
+        ctx=connect(slug),
+        given={"category": "vital-signs", "date": ["ge2024-03-01", "lt2024-04-01"]},
     )
     # Only the March vital sign: the lab is another category, the May one past the second bound.
     assert found["entries"] == [OBSERVATION]
-    call = only_call(apis.apps[slug])
+    call = only_call(apis.apps[slug], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", f"{FHIR_BASES[slug]}/Observation")
     assert call.query["patient"] == PATIENT_ID  # the connection's patient
     assert call.query["category"] == "vital-signs"
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
 
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_search_observations_by_code_for_a_named_patient(
-    apis: AppApis, client: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
-    found = await run(
-        context(apis, client, slug),
+    found = await run_action(
         f"{slug}.search_observations",
-        {"patient": PATIENT_ID, "code": "http://loinc.org|8867-4"},
+        ctx=connect(slug),
+        given={"patient": PATIENT_ID, "code": "http://loinc.org|8867-4"},
     )
     assert [o["id"] for o in found["entries"]] == [OBSERVATION["id"]]
     assert only_call(apis.apps[slug]).query == {
@@ -241,25 +224,22 @@ async def test_search_observations_by_code_for_a_named_patient(
     }
 
 
-async def test_epic_create_observation_files_a_vital_sign(
-    apis: AppApis, client: OutboundClient
-) -> None:
-    ctx = context(apis, client, "epic")
-    created = await run(
-        ctx,
+async def test_epic_create_observation_files_a_vital_sign(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("epic")
+    created = await run_action(
         "epic.create_observation",
-        {
+        ctx=ctx,
+        given={
             "code": "29463-7",
             "display": "Body weight",
             "value": {"value": 71.5, "unit": "kg"},
             "effective": "2024-03-06T09:15:00+01:00",
         },
     )
-    call = only_call(apis.apps["epic"])
+    call = only_call(apis.apps["epic"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", f"{fake_epic.FHIR_BASE}/Observation")
     assert call.headers["Content-Type"] == FHIR_JSON
     assert call.headers["Accept"] == FHIR_JSON
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
     assert json.loads(call.body) == {
         "resourceType": "Observation",
         "status": "final",
@@ -291,121 +271,114 @@ async def test_epic_create_observation_files_a_vital_sign(
         created["location"]
         == f"{apis.api_url('epic')}{fake_epic.FHIR_BASE}/Observation/" + (created["id"])
     )
-    weights = await run(ctx, "epic.search_observations", {"code": "http://loinc.org|29463-7"})
+    weights = await run_action(
+        "epic.search_observations", ctx=ctx, given={"code": "http://loinc.org|29463-7"}
+    )
     assert [o["id"] for o in weights["entries"]] == [created["id"]]
 
 
 async def test_epic_refuses_an_observation_for_an_unknown_patient_with_its_diagnostics(
-    apis: AppApis, client: OutboundClient
+    connect: Connect,
 ) -> None:
-    with pytest.raises(ActionError) as failed:
-        await run(
-            context(apis, client, "epic"),
-            "epic.create_observation",
-            {
-                "patient": "not-a-patient",
-                "code": "8867-4",
-                "value": {"value": 60, "unit": "/min"},
-                "effective": "2024-03-06T09:15:00Z",
-            },
-        )
-    assert failed.value.kind == "fatal"
-    assert failed.value.status == 400
-    assert "Required element subject is invalid." in str(failed.value)
+    failed = await action_failure(
+        "epic.create_observation",
+        ctx=connect("epic"),
+        given={
+            "patient": "not-a-patient",
+            "code": "8867-4",
+            "value": {"value": 60, "unit": "/min"},
+            "effective": "2024-03-06T09:15:00Z",
+        },
+    )
+    assert failed.kind == "fatal"
+    assert failed.status == 400
+    assert "Required element subject is invalid." in str(failed)
 
 
 async def test_epic_refuses_an_observation_search_without_category_or_code(
-    apis: AppApis, client: OutboundClient
+    connect: Connect,
 ) -> None:
-    with pytest.raises(ActionError) as failed:
-        await run(context(apis, client, "epic"), "epic.search_observations", {})
-    assert failed.value.kind == "fatal"
-    assert failed.value.status == 400
-    assert "Required search parameter category or code is missing." in str(failed.value)
+    failed = await action_failure(
+        "epic.search_observations",
+        ctx=connect("epic"),
+        given={},
+    )
+    assert failed.kind == "fatal"
+    assert failed.status == 400
+    assert "Required search parameter category or code is missing." in str(failed)
 
 
 @pytest.mark.parametrize("slug", ["cerner", "athenahealth"])
 async def test_other_vendors_search_a_patients_observations_without_a_category(
-    apis: AppApis, client: OutboundClient, slug: str
+    connect: Connect, slug: str
 ) -> None:
-    found = await run(context(apis, client, slug), f"{slug}.search_observations", {})
+    found = await run_action(
+        f"{slug}.search_observations",
+        ctx=connect(slug),
+        given={},
+    )
     assert [o["id"] for o in found["entries"]] == [OBSERVATION["id"]]
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-async def test_an_unknown_token_is_unauthorized(
-    apis: AppApis, client: OutboundClient, slug: str
-) -> None:
-    with pytest.raises(ActionError) as failed:
-        await run(context(apis, client, slug, token="revoked"), f"{slug}.read_patient", {})
-    assert failed.value.kind == "unauthorized"
-    assert failed.value.status == 401
-    assert "revoked" not in str(failed.value)
+async def test_an_unknown_token_is_unauthorized(connect: Connect, slug: str) -> None:
+    await refused_failure(f"{slug}.read_patient", connect=connect, token="revoked", given={})
 
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_an_unknown_patient_is_a_fatal_error_naming_the_outcome(
-    apis: AppApis, client: OutboundClient, slug: str
+    connect: Connect, slug: str
 ) -> None:
-    with pytest.raises(ActionError) as failed:
-        await run(context(apis, client, slug), f"{slug}.read_patient", {"id": "nobody"})
-    assert failed.value.kind == "fatal"
-    assert failed.value.status == 404
-    assert "Resource Patient/nobody is not known." in str(failed.value)
+    failed = await action_failure(
+        f"{slug}.read_patient",
+        ctx=connect(slug),
+        given={"id": "nobody"},
+    )
+    assert failed.kind == "fatal"
+    assert failed.status == 404
+    assert "Resource Patient/nobody is not known." in str(failed)
 
 
 @pytest.mark.parametrize("slug", SLUGS)
 async def test_throttling_is_retryable_after_the_servers_delay(
-    apis: AppApis, client: OutboundClient, slug: str
+    apis: AppApis, connect: Connect, slug: str
 ) -> None:
     apis.apps[slug].data["throttle"] = 30
-    with pytest.raises(ActionError) as failed:
-        await run(context(apis, client, slug), f"{slug}.search_patients", {"family": "Lopez"})
-    assert failed.value.kind == "retryable"
-    assert failed.value.status == 429
-    assert failed.value.retry_after == 30.0
-
-
-async def test_an_action_needs_a_patient_when_the_connection_has_none(
-    apis: AppApis, client: OutboundClient
-) -> None:
-    ctx = context(apis, client, "cerner")
-    no_patient = ActionContext(
-        credentials=ctx.credentials,
-        api_base_url=ctx.api_base_url,
-        idempotency_key=ctx.idempotency_key,
-        client=client,
-        app=ctx.app,
-        fields={"fhir_base_url": ctx.fields["fhir_base_url"]},
+    failed = await action_failure(
+        f"{slug}.search_patients",
+        ctx=connect(slug),
+        given={"family": "Lopez"},
     )
-    with pytest.raises(ActionError, match="no patient context"):
-        await run(no_patient, "cerner.read_patient", {})
-    assert apis.apps["cerner"].calls == []
+    assert failed.kind == "retryable"
+    assert failed.status == 429
+    assert failed.retry_after == 30.0
 
 
-async def test_a_patient_id_from_the_token_answer_must_be_a_fhir_id(
-    apis: AppApis, client: OutboundClient
+@pytest.mark.parametrize(
+    ("name", "patient_id", "given", "says"),
+    [
+        ("cerner.read_patient", None, {}, "no patient context"),
+        ("epic.read_patient", "../Practitioner/1", {}, "not a FHIR id"),
+        ("athenahealth.search_patients", PATIENT_ID, {}, "needs a name, birthdate or identifier"),
+    ],
+)
+async def test_an_action_refuses_before_any_call(
+    apis: AppApis,
+    connect: Connect,
+    name: str,
+    patient_id: str | None,
+    given: dict[str, Any],
+    says: str,
 ) -> None:
-    ctx = context(apis, client, "epic")
-    odd = ActionContext(
-        credentials=ctx.credentials,
-        api_base_url=ctx.api_base_url,
-        idempotency_key=ctx.idempotency_key,
-        client=client,
-        app=ctx.app,
-        fields={**ctx.fields, "patient_id": "../Practitioner/1"},
-    )
-    with pytest.raises(ActionError, match="not a FHIR id"):
-        await run(odd, "epic.read_patient", {})
-    assert apis.apps["epic"].calls == []
-
-
-async def test_an_empty_patient_search_is_refused_before_any_call(
-    apis: AppApis, client: OutboundClient
-) -> None:
-    with pytest.raises(ActionError, match="needs a name, birthdate or identifier"):
-        await run(context(apis, client, "athenahealth"), "athenahealth.search_patients", {})
-    assert apis.apps["athenahealth"].calls == []
+    """No patient on the connection, a patient id from the token answer that is not a FHIR
+    id, an empty patient search: each refused without calling the server."""
+    slug = app_of(name)
+    ctx = connect(slug)
+    patient = {} if patient_id is None else {"patient_id": patient_id}
+    ctx = replace(ctx, fields={"fhir_base_url": ctx.fields["fhir_base_url"], **patient})
+    failed = await action_failure(name, ctx=ctx, given=given)
+    assert says in str(failed)
+    assert apis.apps[slug].calls == []
 
 
 @pytest.mark.parametrize(
@@ -444,8 +417,5 @@ async def test_an_empty_patient_search_is_refused_before_any_call(
 def test_input_models_reject_bad_input_naming_the_field(
     model: type[BaseModel], data: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(ValidationError) as failed:
-        model.model_validate(data)
-    assert field in {
-        ".".join(str(part) for part in error["loc"]) for error in failed.value.errors()
-    }
+    failed = input_rejection(model, given=data)
+    assert field in {".".join(str(part) for part in error["loc"]) for error in failed.errors()}

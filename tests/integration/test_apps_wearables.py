@@ -7,16 +7,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from pydantic import ValidationError
 
 from shared.connectors import ACTIONS, actions_of
-from shared.connectors.base import ActionContext, ActionError
 from shared.connectors.catalog import load_catalog
 from shared.infra.outbound import OutboundClient
-from tests.fakes.apps import AppApis, Recorded
+from tests.app_fixtures import (
+    Connect,
+    action_failure,
+    connector,
+    input_rejection,
+    only_call,
+    refused_failure,
+    run_action,
+    start_app_apis,
+)
+from tests.fakes.apps import AppApis
 from tests.fakes.server import StartFake
 
 SLUGS = ["oura", "fitbit", "withings", "whoop", "strava", "polar", "dexcom"]
@@ -26,40 +33,13 @@ TOKEN = "wearables-access-token"
 @pytest.fixture
 async def apis(start_fake: StartFake) -> AppApis:
     """Every wearables API, accepting TOKEN."""
-    apis = await start_fake(AppApis(SLUGS))
-    for state in apis.apps.values():
-        state.valid_credentials.add(TOKEN)
-    return apis
+    return await start_app_apis(start_fake, slugs=SLUGS, credentials=[TOKEN])
 
 
-def context(
-    apis: AppApis, slug: str, client: OutboundClient, *, token: str = TOKEN
-) -> ActionContext:
-    """A step's context for ``slug``: its catalog app, the fake in place of the API host."""
-    app = load_catalog().get(slug)
-    assert app is not None
-    assert app.api_base_url is not None
-    return ActionContext(
-        credentials={"access_token": token},
-        api_base_url=apis.api_url(slug) + urlsplit(app.api_base_url).path,
-        idempotency_key="step-key-1",
-        client=client,
-        app=app,
-    )
-
-
-async def run(name: str, ctx: ActionContext, given: dict[str, Any]) -> Any:
-    """Run the action ``name`` on ``given`` as a workflow step would."""
-    action = ACTIONS[name]
-    return await action.run(ctx, action.input_model.model_validate(given))
-
-
-def only_call(apis: AppApis, slug: str) -> Recorded:
-    """The one call the fake of ``slug`` received, checked for the bearer token."""
-    [call] = apis.apps[slug].calls
-    assert call.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert call.headers["Idempotency-Key"] == "step-key-1"
-    return call
+@pytest.fixture
+def connect(apis: AppApis, loopback_allowed: OutboundClient) -> Connect:
+    """Connections to the wearables fakes, holding TOKEN."""
+    return connector(apis=apis, client=loopback_allowed, token=TOKEN)
 
 
 def test_every_wearables_app_has_its_actions() -> None:
@@ -87,32 +67,32 @@ def test_every_wearables_app_has_its_actions() -> None:
 
 @pytest.mark.parametrize("verb", ["daily_sleep", "daily_activity"])
 async def test_oura_daily_collections_read_a_range_of_days(
-    apis: AppApis, loopback_allowed: OutboundClient, verb: str
+    apis: AppApis, connect: Connect, verb: str
 ) -> None:
-    ctx = context(apis, "oura", loopback_allowed)
-    out = await run(f"oura.{verb}", ctx, {"start_date": "2026-11-20", "end_date": "2026-11-22"})
+    ctx = connect("oura")
+    out = await run_action(
+        f"oura.{verb}", ctx=ctx, given={"start_date": "2026-11-20", "end_date": "2026-11-22"}
+    )
 
-    call = only_call(apis, "oura")
+    call = only_call(apis.apps["oura"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", f"/v2/usercollection/{verb}")
     assert call.query == {"start_date": "2026-11-20", "end_date": "2026-11-22"}
     assert [d["day"] for d in out["data"]] == ["2026-11-20", "2026-11-21", "2026-11-22"]
     assert out["next_token"] is None
 
 
-async def test_oura_heart_rate_reads_a_time_window(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, "oura", loopback_allowed)
-    out = await run(
+async def test_oura_heart_rate_reads_a_time_window(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("oura")
+    out = await run_action(
         "oura.heart_rate",
-        ctx,
-        {
+        ctx=ctx,
+        given={
             "start_datetime": "2026-11-25T08:00:00+00:00",
             "end_datetime": "2026-11-25T09:00:00+00:00",
         },
     )
 
-    call = only_call(apis, "oura")
+    call = only_call(apis.apps["oura"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/v2/usercollection/heartrate")
     assert call.query == {
         "start_datetime": "2026-11-25T08:00:00+00:00",
@@ -122,107 +102,85 @@ async def test_oura_heart_rate_reads_a_time_window(
     assert out["next_token"] is None
 
 
-async def test_oura_errors_map_to_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    with pytest.raises(ActionError) as refused:
-        await run("oura.daily_sleep", context(apis, "oura", loopback_allowed, token="old"), {})
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
-
-    with pytest.raises(ActionError) as too_long:
-        await run(
-            "oura.heart_rate",
-            context(apis, "oura", loopback_allowed),
-            {"start_datetime": "2026-09-01T00:00:00Z", "end_datetime": "2026-11-01T00:00:00Z"},
-        )
-    assert (too_long.value.kind, too_long.value.status) == ("fatal", 400)
-    assert "Date range can be at most 30 days" in str(too_long.value)
+async def test_oura_errors_map_to_action_errors(connect: Connect) -> None:
+    too_long = await action_failure(
+        "oura.heart_rate",
+        ctx=connect("oura"),
+        given={"start_datetime": "2026-09-01T00:00:00Z", "end_datetime": "2026-11-01T00:00:00Z"},
+    )
+    assert (too_long.kind, too_long.status) == ("fatal", 400)
+    assert "Date range can be at most 30 days" in str(too_long)
 
 
 # --- Fitbit -----------------------------------------------------------------------------
 
 
-async def test_fitbit_activity_summary_reads_a_day(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    out = await run(
-        "fitbit.activity_summary", context(apis, "fitbit", loopback_allowed), {"date": "2026-11-25"}
+async def test_fitbit_activity_summary_reads_a_day(apis: AppApis, connect: Connect) -> None:
+    out = await run_action(
+        "fitbit.activity_summary",
+        ctx=connect("fitbit"),
+        given={"date": "2026-11-25"},
     )
 
-    call = only_call(apis, "fitbit")
+    call = only_call(apis.apps["fitbit"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/1/user/-/activities/date/2026-11-25.json")
     assert out["summary"]["steps"] == 8412
     assert out["goals"]["steps"] == 10000
 
 
-async def test_fitbit_sleep_log_reads_a_night(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    out = await run(
-        "fitbit.sleep_log", context(apis, "fitbit", loopback_allowed), {"date": "2026-11-25"}
+async def test_fitbit_sleep_log_reads_a_night(apis: AppApis, connect: Connect) -> None:
+    out = await run_action(
+        "fitbit.sleep_log",
+        ctx=connect("fitbit"),
+        given={"date": "2026-11-25"},
     )
 
-    call = only_call(apis, "fitbit")
+    call = only_call(apis.apps["fitbit"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/1.2/user/-/sleep/date/2026-11-25.json")
     [night] = out["sleep"]
     assert (night["dateOfSleep"], night["isMainSleep"]) == ("2026-11-25", True)
     assert out["summary"]["totalMinutesAsleep"] == 420
 
 
-async def test_fitbit_heart_rate_reads_a_period(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    out = await run(
+async def test_fitbit_heart_rate_reads_a_period(apis: AppApis, connect: Connect) -> None:
+    out = await run_action(
         "fitbit.heart_rate",
-        context(apis, "fitbit", loopback_allowed),
-        {"date": "2026-11-25", "period": "7d"},
+        ctx=connect("fitbit"),
+        given={"date": "2026-11-25", "period": "7d"},
     )
 
-    call = only_call(apis, "fitbit")
+    call = only_call(apis.apps["fitbit"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/1/user/-/activities/heart/date/2026-11-25/7d.json")
     [day] = out["days"]
     assert (day["dateTime"], day["value"]["restingHeartRate"]) == ("2026-11-25", 61)
 
 
-async def test_fitbit_errors_map_to_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    with pytest.raises(ActionError) as refused:
-        await run(
-            "fitbit.sleep_log",
-            context(apis, "fitbit", loopback_allowed, token="revoked"),
-            {"date": "2026-11-25"},
-        )
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
-
+async def test_fitbit_errors_map_to_action_errors(apis: AppApis, connect: Connect) -> None:
     apis.apps["fitbit"].data["retry_after"] = 37
-    with pytest.raises(ActionError) as limited:
-        await run(
-            "fitbit.activity_summary",
-            context(apis, "fitbit", loopback_allowed),
-            {"date": "2026-11-25"},
-        )
-    assert (limited.value.kind, limited.value.status) == ("retryable", 429)
-    assert limited.value.retry_after == 37.0
+    limited = await action_failure(
+        "fitbit.activity_summary",
+        ctx=connect("fitbit"),
+        given={"date": "2026-11-25"},
+    )
+    assert (limited.kind, limited.status) == ("retryable", 429)
+    assert limited.retry_after == 37.0
 
 
 # --- Withings ---------------------------------------------------------------------------
 
 
-async def test_withings_measures_posts_getmeas(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    out = await run(
+async def test_withings_measures_posts_getmeas(apis: AppApis, connect: Connect) -> None:
+    out = await run_action(
         "withings.measures",
-        context(apis, "withings", loopback_allowed),
-        {
+        ctx=connect("withings"),
+        given={
             "meastypes": [1, 76],
             "startdate": "2026-11-01T00:00:00Z",
             "enddate": "2026-11-26T00:00:00Z",
         },
     )
 
-    call = only_call(apis, "withings")
+    call = only_call(apis.apps["withings"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", "/measure")
     start = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp())
     end = int(datetime(2026, 11, 26, tzinfo=UTC).timestamp())
@@ -238,20 +196,18 @@ async def test_withings_measures_posts_getmeas(
     assert out["more"] == 0
 
 
-async def test_withings_activity_posts_getactivity(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    out = await run(
+async def test_withings_activity_posts_getactivity(apis: AppApis, connect: Connect) -> None:
+    out = await run_action(
         "withings.activity",
-        context(apis, "withings", loopback_allowed),
-        {
+        ctx=connect("withings"),
+        given={
             "startdateymd": "2026-11-24",
             "enddateymd": "2026-11-25",
             "data_fields": ["steps", "calories"],
         },
     )
 
-    call = only_call(apis, "withings")
+    call = only_call(apis.apps["withings"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", "/v2/measure")
     assert call.body == {
         "action": "getactivity",
@@ -262,16 +218,14 @@ async def test_withings_activity_posts_getactivity(
     assert [a["date"] for a in out["activities"]] == ["2026-11-24", "2026-11-25"]
 
 
-async def test_withings_sleep_summary_posts_getsummary(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    out = await run(
+async def test_withings_sleep_summary_posts_getsummary(apis: AppApis, connect: Connect) -> None:
+    out = await run_action(
         "withings.sleep_summary",
-        context(apis, "withings", loopback_allowed),
-        {"startdateymd": "2026-11-25", "enddateymd": "2026-11-25"},
+        ctx=connect("withings"),
+        given={"startdateymd": "2026-11-25", "enddateymd": "2026-11-25"},
     )
 
-    call = only_call(apis, "withings")
+    call = only_call(apis.apps["withings"], bearer=TOKEN)
     assert (call.method, call.path) == ("POST", "/v2/sleep")
     assert call.body == {
         "action": "getsummary",
@@ -283,33 +237,29 @@ async def test_withings_sleep_summary_posts_getsummary(
 
 
 async def test_withings_status_codes_in_http_200_map_to_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
     window = {"startdateymd": "2026-11-25", "enddateymd": "2026-11-25"}
-    with pytest.raises(ActionError) as refused:
-        await run(
-            "withings.activity", context(apis, "withings", loopback_allowed, token="x"), window
-        )
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
-
-    with pytest.raises(ActionError) as invalid:
-        await run(
-            "withings.measures",
-            context(apis, "withings", loopback_allowed),
-            {
-                "meastypes": [299],
-                "startdate": "2026-11-01T00:00:00Z",
-                "enddate": "2026-11-02T00:00:00Z",
-            },
-        )
-    assert invalid.value.kind == "fatal"
-    assert "status 503" in str(invalid.value)
-    assert "unknown meastype 299" in str(invalid.value)
+    invalid = await action_failure(
+        "withings.measures",
+        ctx=connect("withings"),
+        given={
+            "meastypes": [299],
+            "startdate": "2026-11-01T00:00:00Z",
+            "enddate": "2026-11-02T00:00:00Z",
+        },
+    )
+    assert invalid.kind == "fatal"
+    assert "status 503" in str(invalid)
+    assert "unknown meastype 299" in str(invalid)
 
     apis.apps["withings"].data["rate_limited"] = True
-    with pytest.raises(ActionError) as limited:
-        await run("withings.sleep_summary", context(apis, "withings", loopback_allowed), window)
-    assert (limited.value.kind, limited.value.status) == ("retryable", 429)
+    limited = await action_failure(
+        "withings.sleep_summary",
+        ctx=connect("withings"),
+        given=window,
+    )
+    assert (limited.kind, limited.status) == ("retryable", 429)
 
 
 # --- WHOOP ------------------------------------------------------------------------------
@@ -320,13 +270,15 @@ async def test_withings_status_codes_in_http_200_map_to_action_errors(
     [("recovery", "/v2/recovery"), ("sleep", "/v2/activity/sleep"), ("cycles", "/v2/cycle")],
 )
 async def test_whoop_collections_page_with_next_token(
-    apis: AppApis, loopback_allowed: OutboundClient, verb: str, path: str
+    apis: AppApis, connect: Connect, verb: str, path: str
 ) -> None:
     apis.apps["whoop"].data["records"] = 3
-    ctx = context(apis, "whoop", loopback_allowed)
+    ctx = connect("whoop")
     window = {"start": "2026-11-01T00:00:00Z", "end": "2026-11-26T00:00:00+00:00", "limit": 2}
-    first = await run(f"whoop.{verb}", ctx, window)
-    second = await run(f"whoop.{verb}", ctx, {**window, "next_token": first["next_token"]})
+    first = await run_action(f"whoop.{verb}", ctx=ctx, given=window)
+    second = await run_action(
+        f"whoop.{verb}", ctx=ctx, given={**window, "next_token": first["next_token"]}
+    )
 
     calls = apis.apps["whoop"].calls
     assert [(c.method, c.path) for c in calls] == [("GET", f"/developer{path}")] * 2
@@ -342,27 +294,19 @@ async def test_whoop_collections_page_with_next_token(
     assert first["records"][0]["score_state"] == "SCORED"
 
 
-async def test_whoop_refused_token_is_unauthorized(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    with pytest.raises(ActionError) as refused:
-        await run("whoop.recovery", context(apis, "whoop", loopback_allowed, token="x"), {})
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
-
-
 # --- Strava -----------------------------------------------------------------------------
 
 
 async def test_strava_list_activities_sends_epoch_bounds_and_paging(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    out = await run(
+    out = await run_action(
         "strava.list_activities",
-        context(apis, "strava", loopback_allowed),
-        {"after": "2026-11-01T00:00:00Z", "before": "2026-11-26T00:00:00Z", "per_page": 50},
+        ctx=connect("strava"),
+        given={"after": "2026-11-01T00:00:00Z", "before": "2026-11-26T00:00:00Z", "per_page": 50},
     )
 
-    call = only_call(apis, "strava")
+    call = only_call(apis.apps["strava"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/api/v3/athlete/activities")
     assert call.query == {
         "page": "1",
@@ -375,25 +319,29 @@ async def test_strava_list_activities_sends_epoch_bounds_and_paging(
 
 
 async def test_strava_get_activity_returns_the_detailed_activity(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
-    out = await run(
+    out = await run_action(
         "strava.get_activity",
-        context(apis, "strava", loopback_allowed),
-        {"activity_id": 154504250377},
+        ctx=connect("strava"),
+        given={"activity_id": 154504250377},
     )
 
-    call = only_call(apis, "strava")
+    call = only_call(apis.apps["strava"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/api/v3/activities/154504250377")
     assert call.query == {"include_all_efforts": "false"}
     assert (out["id"], out["resource_state"], out["calories"]) == (154504250377, 3, 702.0)
 
 
 async def test_strava_athlete_stats_looks_up_the_connected_athlete(
-    apis: AppApis, loopback_allowed: OutboundClient
+    apis: AppApis, connect: Connect
 ) -> None:
     apis.apps["strava"].data["athlete_id"] = 227615
-    out = await run("strava.athlete_stats", context(apis, "strava", loopback_allowed), {})
+    out = await run_action(
+        "strava.athlete_stats",
+        ctx=connect("strava"),
+        given={},
+    )
 
     calls = apis.apps["strava"].calls
     assert [(c.method, c.path) for c in calls] == [
@@ -404,37 +352,29 @@ async def test_strava_athlete_stats_looks_up_the_connected_athlete(
     assert out["recent_run_totals"]["count"] == 12
 
 
-async def test_strava_errors_map_to_action_errors(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    with pytest.raises(ActionError) as refused:
-        await run(
-            "strava.list_activities", context(apis, "strava", loopback_allowed, token="x"), {}
-        )
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
-
-    with pytest.raises(ActionError) as missing:
-        await run(
-            "strava.get_activity", context(apis, "strava", loopback_allowed), {"activity_id": 1}
-        )
-    assert (missing.value.kind, missing.value.status) == ("fatal", 404)
-    assert "Record Not Found" in str(missing.value)
+async def test_strava_errors_map_to_action_errors(connect: Connect) -> None:
+    missing = await action_failure(
+        "strava.get_activity",
+        ctx=connect("strava"),
+        given={"activity_id": 1},
+    )
+    assert (missing.kind, missing.status) == ("fatal", 404)
+    assert "Record Not Found" in str(missing)
 
 
 # --- Polar ------------------------------------------------------------------------------
 
 
-async def test_polar_reads_need_the_user_registered_first(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    ctx = context(apis, "polar", loopback_allowed)
-    with pytest.raises(ActionError) as unregistered:
-        await run("polar.list_exercises", ctx, {})
-    assert (unregistered.value.kind, unregistered.value.status) == ("fatal", 403)
-    assert "not registered" in str(unregistered.value)
+async def test_polar_reads_need_the_user_registered_first(apis: AppApis, connect: Connect) -> None:
+    ctx = connect("polar")
+    unregistered = await action_failure("polar.list_exercises", ctx=ctx, given={})
+    assert (unregistered.kind, unregistered.status) == ("fatal", 403)
+    assert "not registered" in str(unregistered)
 
-    registered = await run("polar.register_user", ctx, {"member_id": "acme-user-7"})
-    again = await run("polar.register_user", ctx, {"member_id": "acme-user-7"})
+    registered = await run_action(
+        "polar.register_user", ctx=ctx, given={"member_id": "acme-user-7"}
+    )
+    again = await run_action("polar.register_user", ctx=ctx, given={"member_id": "acme-user-7"})
 
     register = apis.apps["polar"].calls[1]
     assert (register.method, register.path) == ("POST", "/v3/users")
@@ -444,13 +384,15 @@ async def test_polar_reads_need_the_user_registered_first(
     assert again == {"member-id": "acme-user-7", "already_registered": True}
 
 
-async def test_polar_list_exercises(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_polar_list_exercises(apis: AppApis, connect: Connect) -> None:
     apis.apps["polar"].data["registered"] = "acme-user-7"
-    out = await run(
-        "polar.list_exercises", context(apis, "polar", loopback_allowed), {"zones": True}
+    out = await run_action(
+        "polar.list_exercises",
+        ctx=connect("polar"),
+        given={"zones": True},
     )
 
-    call = only_call(apis, "polar")
+    call = only_call(apis.apps["polar"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/v3/exercises")
     assert call.query == {"samples": "false", "zones": "true", "route": "false"}
     assert call.headers["Accept"] == "application/json"
@@ -459,26 +401,18 @@ async def test_polar_list_exercises(apis: AppApis, loopback_allowed: OutboundCli
     assert exercise["heart_rate_zones"][0]["index"] == 1
 
 
-async def test_polar_sleep(apis: AppApis, loopback_allowed: OutboundClient) -> None:
+async def test_polar_sleep(apis: AppApis, connect: Connect) -> None:
     apis.apps["polar"].data["registered"] = "acme-user-7"
-    out = await run("polar.sleep", context(apis, "polar", loopback_allowed), {})
+    out = await run_action(
+        "polar.sleep",
+        ctx=connect("polar"),
+        given={},
+    )
 
-    call = only_call(apis, "polar")
+    call = only_call(apis.apps["polar"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/v3/users/sleep")
     [night] = out["nights"]
     assert (night["date"], night["sleep_score"]) == ("2026-11-25", 82)
-
-
-async def test_polar_refused_token_is_unauthorized(
-    apis: AppApis, loopback_allowed: OutboundClient
-) -> None:
-    with pytest.raises(ActionError) as refused:
-        await run(
-            "polar.register_user",
-            context(apis, "polar", loopback_allowed, token="x"),
-            {"member_id": "m1"},
-        )
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
 
 
 # --- Dexcom -----------------------------------------------------------------------------
@@ -486,15 +420,15 @@ async def test_polar_refused_token_is_unauthorized(
 
 @pytest.mark.parametrize(("verb", "record"), [("egvs", "egv"), ("events", "event")])
 async def test_dexcom_records_in_a_window(
-    apis: AppApis, loopback_allowed: OutboundClient, verb: str, record: str
+    apis: AppApis, connect: Connect, verb: str, record: str
 ) -> None:
-    out = await run(
+    out = await run_action(
         f"dexcom.{verb}",
-        context(apis, "dexcom", loopback_allowed),
-        {"start_date": "2026-11-25T08:00:00Z", "end_date": "2026-11-25T10:00:00+01:00"},
+        ctx=connect("dexcom"),
+        given={"start_date": "2026-11-25T08:00:00Z", "end_date": "2026-11-25T10:00:00+01:00"},
     )
 
-    call = only_call(apis, "dexcom")
+    call = only_call(apis.apps["dexcom"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", f"/v3/users/self/{verb}")
     # Dexcom takes UTC (systemTime) date-times written without an offset.
     assert call.query == {"startDate": "2026-11-25T08:00:00", "endDate": "2026-11-25T09:00:00"}
@@ -502,26 +436,39 @@ async def test_dexcom_records_in_a_window(
     assert [r["recordId"] for r in out["records"]] == [f"{record}-{n}" for n in range(3)]
 
 
-async def test_dexcom_data_range(apis: AppApis, loopback_allowed: OutboundClient) -> None:
-    out = await run(
+async def test_dexcom_data_range(apis: AppApis, connect: Connect) -> None:
+    out = await run_action(
         "dexcom.data_range",
-        context(apis, "dexcom", loopback_allowed),
-        {"last_sync_time": "2026-11-20T06:30:00Z"},
+        ctx=connect("dexcom"),
+        given={"last_sync_time": "2026-11-20T06:30:00Z"},
     )
 
-    call = only_call(apis, "dexcom")
+    call = only_call(apis.apps["dexcom"], bearer=TOKEN)
     assert (call.method, call.path) == ("GET", "/v3/users/self/dataRange")
     assert call.query == {"lastSyncTime": "2026-11-20T06:30:00"}
     assert out["recordType"] == "dataRange"
     assert out["egvs"]["end"]["systemTime"] == "2026-11-26T08:00:00Z"
 
 
-async def test_dexcom_refused_token_is_unauthorized(
-    apis: AppApis, loopback_allowed: OutboundClient
+# --- Refused tokens ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "given"),
+    [
+        ("oura.daily_sleep", {}),
+        ("fitbit.sleep_log", {"date": "2026-11-25"}),
+        ("withings.activity", {"startdateymd": "2026-11-25", "enddateymd": "2026-11-25"}),
+        ("whoop.recovery", {}),
+        ("strava.list_activities", {}),
+        ("polar.register_user", {"member_id": "m1"}),
+        ("dexcom.data_range", {}),
+    ],
+)
+async def test_a_refused_token_is_unauthorized(
+    connect: Connect, name: str, given: dict[str, Any]
 ) -> None:
-    with pytest.raises(ActionError) as refused:
-        await run("dexcom.data_range", context(apis, "dexcom", loopback_allowed, token="x"), {})
-    assert (refused.value.kind, refused.value.status) == ("unauthorized", 401)
+    await refused_failure(name, connect=connect, token="revoked-wearables-token", given=given)
 
 
 # --- Input models -----------------------------------------------------------------------
@@ -578,6 +525,4 @@ async def test_dexcom_refused_token_is_unauthorized(
     ],
 )
 def test_input_models_reject_bad_input_clearly(name: str, given: dict[str, Any], says: str) -> None:
-    with pytest.raises(ValidationError) as rejected:
-        ACTIONS[name].input_model.model_validate(given)
-    assert says in str(rejected.value)
+    assert says in str(input_rejection(ACTIONS[name].input_model, given=given))

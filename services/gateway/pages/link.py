@@ -99,7 +99,10 @@ async def open_link(request: web.Request) -> web.StreamResponse:
     # Redirect so the token leaves the address bar, and a reload cannot be mistaken for reuse.
     location = "/link/session"
     if slug := request.query.get("app"):
-        chosen = await _straight_to_app(res, session_id, slug)
+        try:
+            chosen = await _straight_to_app(res, session_id, slug)
+        except FlowError as error:  # a SMART server's configuration that cannot be used
+            return _error_page(error)
         if isinstance(chosen, Outcome):  # the flow ended already (the app has no OAuth client)
             return _finish(res, chosen)
         location = chosen
@@ -131,6 +134,7 @@ async def _straight_to_app(res: Resources, session_id: str, slug: str) -> str | 
         redis=res.redis,
         caches=res.caches,
         keyring=res.keyring,
+        http=res.http,
         settings=res.settings,
         session_id=session_id,
         session=session,
@@ -238,6 +242,8 @@ async def connect_app(request: web.Request) -> web.StreamResponse:
             app=app,
             values=values,
         )
+    except FlowError as error:  # e.g. a FHIR server whose SMART configuration is unusable
+        return _error_page(error)
     except VerificationFailed as refused:
         if not app.fields:
             return _error_page(FlowError(FlowErrorCode.CREDENTIALS_REFUSED, refused.message))
@@ -298,6 +304,7 @@ async def oauth_callback(request: web.Request) -> web.StreamResponse:
             state=request.query.get("state", ""),
             code=request.query.get("code"),
             error=request.query.get("error"),
+            callback_params=dict(request.query),
         )
     except FlowError as error:
         return _error_page(error)

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.apps import AppState
+from tests.fakes.apps import AppState, Recorded
 
 BASE_ID = "appLkNDICXNqxSDhG"
 TABLE_ID = "tblrEBL7jEnF0lPIb"
@@ -111,14 +111,22 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
             "and/or ids are correct.",
         )
 
-    @routes.post(f"{prefix}/v0/{{base_id}}/{{table}}")
-    async def create(request: web.Request) -> web.Response:
+    async def _arrive(
+        request: web.Request,
+    ) -> tuple[Recorded, dict[str, Any]] | web.Response:
+        """Record the call; then the table it names, or Airtable's refusal or not-found."""
         call = await state.record(request)
         if (refused := _refusal(request, state)) is not None:
             return refused
         table = _table(request)
-        if table is None:
-            return _no_table()
+        return _no_table() if table is None else (call, table)
+
+    @routes.post(f"{prefix}/v0/{{base_id}}/{{table}}")
+    async def create(request: web.Request) -> web.Response:
+        arrived = await _arrive(request)
+        if isinstance(arrived, web.Response):
+            return arrived
+        call, table = arrived
         body = call.body if isinstance(call.body, dict) else {}
         records = body.get("records")
         if not isinstance(records, list) or not 1 <= len(records) <= 10:
@@ -138,12 +146,10 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
 
     @routes.get(f"{prefix}/v0/{{base_id}}/{{table}}")
     async def list_records(request: web.Request) -> web.Response:
-        call = await state.record(request)
-        if (refused := _refusal(request, state)) is not None:
-            return refused
-        table = _table(request)
-        if table is None:
-            return _no_table()
+        arrived = await _arrive(request)
+        if isinstance(arrived, web.Response):
+            return arrived
+        call, table = arrived
         try:
             page_size = int(call.query.get("pageSize", 100))
             limit = int(call.query.get("maxRecords", 0)) or None
@@ -165,12 +171,10 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
 
     @routes.patch(f"{prefix}/v0/{{base_id}}/{{table}}/{{record_id}}")
     async def update(request: web.Request) -> web.Response:
-        call = await state.record(request)
-        if (refused := _refusal(request, state)) is not None:
-            return refused
-        table = _table(request)
-        if table is None:
-            return _no_table()
+        arrived = await _arrive(request)
+        if isinstance(arrived, web.Response):
+            return arrived
+        call, table = arrived
         record = table["records"].get(request.match_info["record_id"])
         if record is None:
             return _error(

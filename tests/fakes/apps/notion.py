@@ -173,15 +173,26 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
         _append(page_id, children)
         return web.json_response(page)
 
-    @routes.post(f"{prefix}/v1/databases/{{database_id}}/query")
-    async def query(request: web.Request) -> web.Response:
+    async def _arrive(
+        request: web.Request, *, kind: str, known: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]] | web.Response:
+        """Record the call; then the id of the ``kind`` it names (``{kind}_id`` in the path)
+        and its JSON body, or Notion's refusal or not-found."""
         call = await state.record(request)
         if (refused := _refusal(request, state)) is not None:
             return refused
-        database_id = _normal(request.match_info["database_id"])
-        if database_id is None or database_id not in databases:
-            return _not_found("database", request.match_info["database_id"])
-        body = call.body if isinstance(call.body, dict) else {}
+        named = request.match_info[f"{kind}_id"]
+        found = _normal(named)
+        if found is None or found not in known:
+            return _not_found(kind, named)
+        return found, call.body if isinstance(call.body, dict) else {}
+
+    @routes.post(f"{prefix}/v1/databases/{{database_id}}/query")
+    async def query(request: web.Request) -> web.Response:
+        arrived = await _arrive(request, kind="database", known=databases)
+        if isinstance(arrived, web.Response):
+            return arrived
+        database_id, body = arrived
         page_size = body.get("page_size", 100)
         if not isinstance(page_size, int) or not 1 <= page_size <= 100:
             return _invalid(
@@ -206,13 +217,10 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
 
     @routes.patch(f"{prefix}/v1/blocks/{{block_id}}/children")
     async def append_children(request: web.Request) -> web.Response:
-        call = await state.record(request)
-        if (refused := _refusal(request, state)) is not None:
-            return refused
-        block_id = _normal(request.match_info["block_id"])
-        if block_id is None or block_id not in pages:
-            return _not_found("block", request.match_info["block_id"])
-        body = call.body if isinstance(call.body, dict) else {}
+        arrived = await _arrive(request, kind="block", known=pages)
+        if isinstance(arrived, web.Response):
+            return arrived
+        block_id, body = arrived
         if "children" not in body:
             return _invalid("body failed validation: body.children should be defined.")
         if (problem := _children_problem(body["children"])) is not None:
