@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # A folder of catalog overrides: each ``<slug>.toml`` replaces the shipped app of that
     # slug (or adds an app), e.g. to point one at a regional or sandbox host. "": none.
     catalog_overrides: str = ""
+    # A TOML file of the operator's own OAuth clients, one table per app slug (client_id,
+    # client_secret, optional scopes): used for tenants that set none of their own
+    # (shared/apps/defaults.py). "": none.
+    oauth_defaults_file: str = ""
 
     # The arq queue (several installs, or test runs, can share one Redis with different names).
     queue_name: str = Field(default="linkport:queue", min_length=1, max_length=100)

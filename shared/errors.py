@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     # The proxy: the app's API did not answer (502) or not in time (504).
     BAD_GATEWAY = "bad_gateway"
     GATEWAY_TIMEOUT = "gateway_timeout"
+    # A key-based app refused the credentials it was given (headless connect).
+    CREDENTIALS_REJECTED = "credentials_rejected"
 
 
 STATUS_OF: dict[ErrorCode, int] = {
@@ -57,6 +59,7 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.BAD_REQUEST: 400,
     ErrorCode.BAD_GATEWAY: 502,
     ErrorCode.GATEWAY_TIMEOUT: 504,
+    ErrorCode.CREDENTIALS_REJECTED: 422,
 }
 
 

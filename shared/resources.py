@@ -11,6 +11,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import parse_url
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
+from shared.apps.defaults import load_oauth_defaults
 from shared.caches import Caches
 from shared.config import Settings
 from shared.connectors.catalog import Catalog, load_catalog
@@ -115,6 +116,7 @@ async def open_resources(settings: Settings) -> Resources:
     Refuses to start without an encryption key: credentials could not be stored or read.
     """
     keyring = Keyring.from_settings(settings)
+    load_oauth_defaults(settings.oauth_defaults_file)  # a bad file stops the process at start
     pool = await db.create_pool(settings)
     # No per-read socket timeout: redis-py wraps every read in a timer when one is set,
     # which cost ~20% of a link-token request. Dead peers are found by TCP keepalive and

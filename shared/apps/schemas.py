@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -10,9 +10,13 @@ from shared.connections.models import ConnectionStatus
 from shared.connectors.catalog import AuthKind
 from shared.schemas import RequestModel, ResponseModel
 
+# Whose OAuth client connects an app: the client's own, the operator's default, Linkport's
+# built-in (the sandbox's); None: nobody's, so the app cannot be connected yet.
+OAuthClientSource = Literal["own", "operator", "builtin"]
+
 
 class AppConnection(ResponseModel):
-    """The session's linked account's connection to this app."""
+    """One of the session's linked account's connections to this app."""
 
     id: str
     status: ConnectionStatus
@@ -49,10 +53,22 @@ class AppRead(ResponseModel):
     has_own_oauth_client: bool = Field(
         description="whether the client set its own OAuth credentials"
     )
+    oauth_client_source: OAuthClientSource | None = Field(
+        default=None,
+        description="OAuth2 apps: whose OAuth client connects it (own, the operator's default, "
+        "Linkport's built-in); null: none yet, or not an OAuth2 app",
+    )
     fields: list[AppField]
     actions: list[AppAction] = Field(default_factory=list)
     connection: AppConnection | None = Field(
-        default=None, description="only with a session token: that account's connection, if any"
+        default=None,
+        description="only with a session token: the connection its workflows use by default "
+        "(the newest active one; else the newest), if any",
+    )
+    connections: list[AppConnection] = Field(
+        default_factory=list,
+        description="only with a session token: all that account's connections to the app, "
+        "newest first",
     )
 
 

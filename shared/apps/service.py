@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from shared.apps import store as app_settings
+from shared.apps.defaults import load_oauth_defaults
 from shared.apps.models import AppSettings
-from shared.apps.schemas import AppAction, AppConnection, AppField, AppRead, AppUpdate
+from shared.apps.schemas import (
+    AppAction,
+    AppConnection,
+    AppField,
+    AppRead,
+    AppUpdate,
+    OAuthClientSource,
+)
 from shared.config import Settings
 from shared.connections import store as connection_store
+from shared.connections.models import Connection, newest_per_app
 from shared.connectors import actions_of
 from shared.connectors.catalog import App, Catalog
 from shared.connectors.oauth import OAuthClient
@@ -25,9 +34,36 @@ def _seal_binding(tenant: Tenant, slug: str) -> str:
     return f"app-secret:{tenant.client_id}:{tenant.environment}:{slug}"
 
 
+def oauth_client_source(
+    *, app: App, row: AppSettings | None, settings: Settings
+) -> OAuthClientSource | None:
+    """Whose OAuth client connects ``app`` for a tenant with these settings: its own, else
+    the operator's default, else Linkport's built-in; None when there is none (or the app
+    does not use OAuth2)."""
+    if app.oauth is None:
+        return None
+    if row is not None and row.oauth_client_id and row.oauth_client_secret is not None:
+        return "own"
+    if app.slug in load_oauth_defaults(settings.oauth_defaults_file):
+        return "operator"
+    if app.oauth.builtin_client == "sandbox":
+        return "builtin"
+    return None
+
+
+def _app_connection(connection: Connection) -> AppConnection:
+    return AppConnection(id=str(connection.id), status=connection.status)
+
+
 def _read(
-    app: App, row: AppSettings | None, tenant: Tenant, connection: AppConnection | None
+    app: App,
+    row: AppSettings | None,
+    tenant: Tenant,
+    settings: Settings,
+    connections: list[Connection] | None = None,
 ) -> AppRead:
+    """``connections``: the account's connections to the app, newest first (None: no account)."""
+    default = newest_per_app(connections or [])
     return AppRead(
         slug=app.slug,
         name=app.name,
@@ -37,6 +73,7 @@ def _read(
         auth_kind=app.auth_kind,
         enabled=is_enabled(app, row, tenant),
         has_own_oauth_client=bool(row and row.oauth_client_id),
+        oauth_client_source=oauth_client_source(app=app, row=row, settings=settings),
         fields=[
             AppField(key=f.key, label=f.label, type=f.type, required=f.required, secret=f.secret)
             for f in app.fields
@@ -49,7 +86,8 @@ def _read(
             )
             for a in actions_of(app.slug)
         ],
-        connection=connection,
+        connection=next((_app_connection(c) for c in default.values()), None),
+        connections=[_app_connection(c) for c in connections or []],
     )
 
 
@@ -63,33 +101,43 @@ async def list_apps(
     *,
     pool: Pool,
     catalog: Catalog,
+    settings: Settings,
     tenant: Tenant,
     linked_account_id: str | None,
     include_disabled: bool,
 ) -> list[AppRead]:
-    """Apps as the API shows them; with an account, that account's connection to each."""
+    """Apps as the API shows them; with an account, that account's connections to each."""
     rows = await app_settings.all_settings(pool, tenant=tenant)
-    connected: dict[str, AppConnection] = {}
+    connected: dict[str, list[Connection]] | None = None
     if linked_account_id is not None:
-        items, _ = await connection_store.list_connections(
-            pool,
-            tenant=tenant,
-            limit=len(list(catalog)),
-            cursor=None,
-            linked_account_id=linked_account_id,
-            app=None,
-            status=None,
+        connected = {}
+        stored = await connection_store.list_for_accounts(
+            pool, tenant=tenant, linked_account_ids=[linked_account_id]
         )
-        connected = {c.app: AppConnection(id=str(c.id), status=c.status) for c in items}
+        for item in reversed(stored):  # newest first
+            connected.setdefault(item.connection.app, []).append(item.connection)
     return [
-        _read(app, rows.get(app.slug), tenant, connected.get(app.slug))
+        _read(
+            app,
+            rows.get(app.slug),
+            tenant,
+            settings,
+            None if connected is None else connected.get(app.slug, []),
+        )
         for app in catalog
         if include_disabled or is_enabled(app, rows.get(app.slug), tenant)
     ]
 
 
 async def configure_app(
-    *, pool: Pool, keyring: Keyring, catalog: Catalog, tenant: Tenant, slug: str, update: AppUpdate
+    *,
+    pool: Pool,
+    keyring: Keyring,
+    catalog: Catalog,
+    settings: Settings,
+    tenant: Tenant,
+    slug: str,
+    update: AppUpdate,
 ) -> AppRead:
     """Enable/disable an app or set the client's own OAuth client (secret stored encrypted)."""
     app = catalog.get(slug)
@@ -125,20 +173,34 @@ async def configure_app(
         oauth_client_secret=secret,
         scopes=given.get("scopes", current.scopes if current else None),
     )
-    return _read(app, row, tenant, None)
+    return _read(app, row, tenant, settings)
 
 
 async def oauth_client(
     *, pool: Pool, keyring: Keyring, settings: Settings, tenant: Tenant, app: App
 ) -> OAuthClient | None:
-    """The OAuth client to use for ``app``: the client's own, else Linkport's built-in one;
-    None when neither exists."""
+    """The OAuth client to use for ``app`` (``oauth_client_source`` says whose): the client's
+    own, else the operator's default, else Linkport's built-in one; None when none exists.
+    Scopes: the client's chosen ones, else the operator's, else the catalog's."""
     assert app.oauth is not None
     row = (await app_settings.all_settings(pool, tenant=tenant)).get(app.slug)
-    scopes = (row.scopes if row and row.scopes is not None else None) or app.oauth.scopes
-    if row is not None and row.oauth_client_id and row.oauth_client_secret is not None:
+    chosen = row.scopes if row and row.scopes is not None else None
+    source = oauth_client_source(app=app, row=row, settings=settings)
+    if source == "own":
+        assert row is not None
+        assert row.oauth_client_id is not None
+        assert row.oauth_client_secret is not None
         secret = keyring.open(row.oauth_client_secret, bound_to=_seal_binding(tenant, app.slug))
-        return OAuthClient(row.oauth_client_id, secret.decode(), scopes)
-    if app.oauth.builtin_client == "sandbox":
-        return OAuthClient(settings.sandbox_client_id, settings.sandbox_client_secret, scopes)
+        return OAuthClient(row.oauth_client_id, secret.decode(), chosen or app.oauth.scopes)
+    if source == "operator":
+        operator = load_oauth_defaults(settings.oauth_defaults_file)[app.slug]
+        return OAuthClient(
+            operator.client_id,
+            operator.client_secret,
+            chosen or operator.scopes or app.oauth.scopes,
+        )
+    if source == "builtin":
+        return OAuthClient(
+            settings.sandbox_client_id, settings.sandbox_client_secret, chosen or app.oauth.scopes
+        )
     return None

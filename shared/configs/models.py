@@ -18,5 +18,7 @@ class Config:
     config_id: str
     field_values: dict[str, Any]
     enabled_workflows: list[uuid.UUID]
+    # The connection its workflows use (None: the account's newest active one to the app).
+    connection_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -23,10 +24,16 @@ class ConfigFind(RequestModel):
 
 
 class ConfigUpdate(RequestModel):
-    """New field values and the workflows to run (each replaces the old value when given)."""
+    """New field values, the workflows to run and the connection they use (each replaces the
+    old value when given)."""
 
     fields: dict[str, Any] | None = None
     enabled_workflows: Annotated[list[str], Field(max_length=200)] | None = None
+    connection_id: uuid.UUID | None = Field(
+        default=None,
+        description="the account's connection to the app its workflows use; null: its newest "
+        "active one (given as null, unpins)",
+    )
 
 
 class ConfigWorkflow(ResponseModel):
@@ -57,6 +64,9 @@ class ConfigRead(ResponseModel):
     config_id: str
     fields: dict[str, Any]
     enabled_workflows: list[str]
+    connection_id: str | None = Field(
+        default=None, description="the pinned connection; null: the newest active one is used"
+    )
     workflows: list[ConfigWorkflow]
     created_at: datetime
     updated_at: datetime
@@ -72,6 +82,7 @@ class ConfigRead(ResponseModel):
             config_id=config.config_id,
             fields=config.field_values,
             enabled_workflows=sorted(str(w) for w in enabled),
+            connection_id=None if config.connection_id is None else str(config.connection_id),
             workflows=[ConfigWorkflow.of(w, enabled=w.id in enabled) for w in workflows],
             created_at=config.created_at,
             updated_at=config.updated_at,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
+
 from shared.accounts import service as accounts
 from shared.caches import Caches
 from shared.configs import store
 from shared.configs.models import Config
 from shared.configs.schemas import ConfigRead, ConfigUpdate
+from shared.connections import store as connection_store
 from shared.connectors.catalog import Catalog
 from shared.errors import invalid, not_found
 from shared.infra.db import Pool
@@ -92,7 +95,9 @@ async def update(
     linked_account_id: str | None,
     body: ConfigUpdate,
 ) -> ConfigRead:
-    """Save field values and enabled workflows, checked against the app's workflows' fields."""
+    """Save field values, enabled workflows and the pinned connection, checked against the
+    app's workflows' fields and the account's connections (422 when it names another
+    account's or app's connection)."""
     config = await _own(
         pool, tenant=tenant, config_uuid=config_uuid, linked_account_id=linked_account_id
     )
@@ -129,15 +134,40 @@ async def update(
                     f"fields.{spec.key}",
                     f"fields.{spec.key}: required by workflow {workflows[workflow_id].name!r}",
                 )
-    updated = await store.update_config(
-        pool,
-        tenant=tenant,
-        config_uuid=config.id,
-        field_values=values,
-        enabled=[uuid.UUID(w) for w in enabled],
-    )
+    pinned = config.connection_id
+    if "connection_id" in body.model_fields_set:
+        pinned = body.connection_id
+        if pinned is not None:
+            await _check_pin(pool, tenant=tenant, config=config, connection_id=pinned)
+    try:
+        updated = await store.update_config(
+            pool,
+            tenant=tenant,
+            config_uuid=config.id,
+            field_values=values,
+            enabled=[uuid.UUID(w) for w in enabled],
+            connection_id=pinned,
+        )
+    except asyncpg.ForeignKeyViolationError:  # the pinned connection was deleted meanwhile
+        raise invalid("connection_id", f"connection_id: no connection {pinned}") from None
     assert updated is not None
     return ConfigRead.of(updated, list(workflows.values()))
+
+
+async def _check_pin(
+    pool: Pool, *, tenant: Tenant, config: Config, connection_id: uuid.UUID
+) -> None:
+    """A config may pin only a connection of its own account to its own app."""
+    found = await connection_store.get_connection(pool, tenant=tenant, connection_id=connection_id)
+    if (
+        found is None
+        or found.connection.linked_account_id != config.linked_account_id
+        or found.connection.app != config.app
+    ):
+        raise invalid(
+            "connection_id",
+            f"connection_id: no connection {connection_id} of this linked account to {config.app}",
+        )
 
 
 async def delete(

@@ -18,6 +18,7 @@ def _config(row: Record) -> Config:
         config_id=row["config_id"],
         field_values=row["field_values"],
         enabled_workflows=list(row["enabled_workflows"]),
+        connection_id=row["connection_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -87,16 +88,19 @@ async def update_config(
     config_uuid: uuid.UUID,
     field_values: dict[str, Any],
     enabled: list[uuid.UUID],
+    connection_id: uuid.UUID | None,
 ) -> Config | None:
-    """Replace a config's values and enabled workflows."""
+    """Replace a config's values, enabled workflows and pinned connection."""
     row = await pool.fetchrow(
-        """UPDATE configs SET field_values = $4, enabled_workflows = $5, updated_at = now()
+        """UPDATE configs SET field_values = $4, enabled_workflows = $5, connection_id = $6,
+               updated_at = now()
            WHERE id = $1 AND client_id = $2 AND environment = $3 RETURNING *""",
         config_uuid,
         tenant.client_id,
         tenant.environment,
         field_values,
         enabled,
+        connection_id,
     )
     return None if row is None else _config(row)
 

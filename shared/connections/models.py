@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from shared.infra.crypto import Sealed
 from shared.tenancy import Tenant
@@ -68,3 +70,29 @@ class StoredConnection:
     def tenant(self) -> Tenant:
         """The tenant that owns it."""
         return self.connection.tenant
+
+
+_C = TypeVar("_C", Connection, StoredConnection)
+
+
+def _of(item: Connection | StoredConnection) -> Connection:
+    return item.connection if isinstance(item, StoredConnection) else item
+
+
+def newest_per_app(connections: Iterable[_C]) -> dict[tuple[str, str], _C]:
+    """The connection a linked account's workflows use for each app when no config pins
+    one, by (linked account, app): its newest active one; without an active one, its newest
+    (so an app whose only connection needs re-authorising still shows it). Fan-out applies
+    the same rule in SQL (``shared/executions/store.py``)."""
+    chosen: dict[tuple[str, str], _C] = {}
+    for item in connections:
+        c = _of(item)
+        key = (c.linked_account_id, c.app)
+        held = chosen.get(key)
+        if held is None or _rank(c) > _rank(_of(held)):
+            chosen[key] = item
+    return chosen
+
+
+def _rank(c: Connection) -> tuple[bool, datetime, uuid.UUID]:
+    return (c.status is ConnectionStatus.ACTIVE, c.created_at, c.id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from shared.connections.models import Connection, ConnectionStatus
-from shared.schemas import ExternalId, PageQuery, ResponseModel, Slug
+from shared.schemas import ExternalId, PageQuery, RequestModel, ResponseModel, Slug
 
 
 class ConnectionQuery(PageQuery):
@@ -16,6 +17,19 @@ class ConnectionQuery(PageQuery):
     linked_account_id: ExternalId | None = None
     app: Slug | None = None
     status: ConnectionStatus | None = None
+
+
+class ConnectionCreate(RequestModel):
+    """Connect a linked account to a key-based app without the hosted page (headless)."""
+
+    linked_account_id: ExternalId
+    app: Slug = Field(description="an api_key or basic app the client offers")
+    fields: Annotated[
+        dict[str, Annotated[str, StringConstraints(max_length=4096)]], Field(max_length=50)
+    ] = Field(
+        default_factory=dict,
+        description="the app's connection fields (GET /v1/apps lists them), secrets included",
+    )
 
 
 class ConnectionRead(ResponseModel):

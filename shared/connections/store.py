@@ -18,13 +18,20 @@ from shared.tenancy import Tenant
 async def upsert_connection(
     pool: Pool, *, tenant: Tenant, linked_account_id: str, app: str, status: ConnectionStatus
 ) -> Connection:
-    """Create the account's connection to ``app``, or set the status of the existing one."""
+    """Create a connection of the account to ``app``, or set the status of its newest one."""
     row = await pool.fetchrow(
-        """INSERT INTO connections (id, client_id, environment, linked_account_id, app, status)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (client_id, environment, linked_account_id, app)
-           DO UPDATE SET status = EXCLUDED.status, status_reason = NULL, updated_at = now()
-           RETURNING *""",
+        """WITH existing AS (
+               SELECT id FROM connections
+               WHERE client_id = $2 AND environment = $3 AND linked_account_id = $4 AND app = $5
+               ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE),
+           updated AS (
+               UPDATE connections SET status = $6, status_reason = NULL, updated_at = now()
+               WHERE id IN (SELECT id FROM existing) RETURNING *),
+           inserted AS (
+               INSERT INTO connections (id, client_id, environment, linked_account_id, app, status)
+               SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM existing)
+               RETURNING *)
+           SELECT * FROM updated UNION ALL SELECT * FROM inserted""",
         uuid.uuid4(),
         tenant.client_id,
         tenant.environment,
@@ -212,52 +219,54 @@ async def save_authorised_connection(
     tenant: Tenant,
     linked_account_id: str,
     app: str,
-    connection_id: uuid.UUID,
     seal: Callable[[uuid.UUID], Sealed],
     expires_at: datetime | None,
     provider_account_id: str | None,
     fields: dict[str, str],
-    update_only: bool,
+    update_connection_id: uuid.UUID | None,
 ) -> Connection | None:
-    """Create the account's connection to ``app``, or re-authorise the existing one.
+    """Authorise a connection of the account to ``app``: a new one, except that
+    ``update_connection_id`` (update mode) re-authorises that connection, and a
+    ``provider_account_id`` already connected (the same workspace again) updates its
+    connection. None when the connection to update is gone (or is another account's or app's).
 
-    ``seal`` encrypts the credentials bound to the id of the row they end up in (the
-    existing connection's id when there is one). With ``update_only`` nothing is created:
-    None when the connection is gone.
+    ``seal`` encrypts the credentials bound to the id of the row they end up in.
     """
     async with pool.acquire() as conn, conn.transaction():
-        existing = await conn.fetchrow(
-            """SELECT id FROM connections WHERE client_id = $1 AND environment = $2
-               AND linked_account_id = $3 AND app = $4 FOR UPDATE""",
-            tenant.client_id,
-            tenant.environment,
-            linked_account_id,
-            app,
-        )
-        if existing is None and update_only:
-            return None
-        row_id = existing["id"] if existing is not None else connection_id
+        existing: uuid.UUID | None = None
+        if update_connection_id is not None:
+            existing = await conn.fetchval(
+                """SELECT id FROM connections WHERE id = $1 AND client_id = $2
+                   AND environment = $3 AND linked_account_id = $4 AND app = $5 FOR UPDATE""",
+                update_connection_id,
+                tenant.client_id,
+                tenant.environment,
+                linked_account_id,
+                app,
+            )
+            if existing is None:
+                return None
+        elif provider_account_id is not None:
+            # Two callbacks for the same provider account at once: the second waits here and
+            # then finds the first one's row (there is no unique constraint to lean on: update
+            # mode may point a connection at any provider account).
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                f"connection:{tenant.client_id}:{tenant.environment}:{linked_account_id}:{app}",
+            )
+            existing = await conn.fetchval(
+                """SELECT id FROM connections WHERE client_id = $1 AND environment = $2
+                   AND linked_account_id = $3 AND app = $4 AND provider_account_id = $5
+                   ORDER BY created_at DESC LIMIT 1 FOR UPDATE""",
+                tenant.client_id,
+                tenant.environment,
+                linked_account_id,
+                app,
+                provider_account_id,
+            )
+        row_id = existing if existing is not None else uuid.uuid4()
         sealed = seal(row_id)
-        row = await conn.fetchrow(
-            """INSERT INTO connections (id, client_id, environment, linked_account_id, app, status,
-                                        credentials, credentials_nonce, credentials_key_id,
-                                        credentials_expires_at, provider_account_id, fields)
-               VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11)
-               ON CONFLICT (client_id, environment, linked_account_id, app) DO UPDATE SET
-                   status = 'active', status_reason = NULL,
-                   credentials = EXCLUDED.credentials,
-                   credentials_nonce = EXCLUDED.credentials_nonce,
-                   credentials_key_id = EXCLUDED.credentials_key_id,
-                   credentials_expires_at = EXCLUDED.credentials_expires_at,
-                   provider_account_id = EXCLUDED.provider_account_id,
-                   fields = EXCLUDED.fields,
-                   updated_at = now()
-               RETURNING *""",
-            row_id,
-            tenant.client_id,
-            tenant.environment,
-            linked_account_id,
-            app,
+        values = (
             sealed.ciphertext,
             sealed.nonce,
             sealed.key_id,
@@ -265,6 +274,31 @@ async def save_authorised_connection(
             provider_account_id,
             fields,
         )
+        if existing is not None:
+            row = await conn.fetchrow(
+                """UPDATE connections SET status = 'active', status_reason = NULL,
+                       credentials = $2, credentials_nonce = $3, credentials_key_id = $4,
+                       credentials_expires_at = $5, provider_account_id = $6, fields = $7,
+                       updated_at = now()
+                   WHERE id = $1 RETURNING *""",
+                row_id,
+                *values,
+            )
+        else:
+            row = await conn.fetchrow(
+                """INSERT INTO connections (id, client_id, environment, linked_account_id, app,
+                                            status, credentials, credentials_nonce,
+                                            credentials_key_id, credentials_expires_at,
+                                            provider_account_id, fields)
+                   VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11)
+                   RETURNING *""",
+                row_id,
+                tenant.client_id,
+                tenant.environment,
+                linked_account_id,
+                app,
+                *values,
+            )
     assert row is not None
     return _connection(row)
 

@@ -30,6 +30,11 @@ class VerificationFailed(Exception):
         self.message = message
 
 
+class AppUnreachable(VerificationFailed):
+    """The app could not be asked (no answer, or an error answer): not a verdict on the
+    credentials, so an API caller may retry as they are."""
+
+
 def _refused(app: App) -> str:
     what = "API key" if app.auth_kind == "api_key" else "username or password"
     return f"the {what} was refused by {app.name}"
@@ -63,10 +68,10 @@ async def verify_credentials(
             from_catalog=not has_user_fields(app.api_base_url),
         )
     except _UNREACHABLE:
-        raise VerificationFailed(f"could not reach {app.name} to check the key") from None
+        raise AppUnreachable(f"could not reach {app.name} to check the key") from None
     if reply.status in (401, 403):
         raise VerificationFailed(_refused(app))
     if not 200 <= reply.status < 300:
-        raise VerificationFailed(
+        raise AppUnreachable(
             f"could not check the key with {app.name} (it answered {reply.status}); try again"
         )

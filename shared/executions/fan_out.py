@@ -1,8 +1,8 @@
 """Fan-out: an accepted event becomes one execution per workflow it triggers.
 
 Which workflows run is decided in one statement (``store.fan_out_events``): the trigger
-matches, the linked account has an active connection to the workflow's app, and its config
-enables the workflow. The executions are committed before anything runs them.
+matches, the linked account has an active connection to the workflow's app (the one its
+config pins, else its newest active one), and its config enables the workflow. The executions are committed before anything runs them.
 """
 
 from __future__ import annotations

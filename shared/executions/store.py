@@ -38,7 +38,8 @@ async def fan_out_events(
     A workflow runs for an event when its trigger matches, the account has an active
     connection to its app, and the account's config enables it (or no config exists, no
     ``config_id`` was given, and the workflow runs by default). With a ``config_id`` only
-    that config counts. ``trace_contexts`` (one per event, tracing on): what each event's
+    that config counts. The execution uses the connection the config pins (none when that
+    one is not active), else the account's newest active connection to the app. ``trace_contexts`` (one per event, tracing on): what each event's
     executions keep as theirs (the fan-out span's traceparent); else the event's own.
     """
     rows = await pool.fetch(
@@ -54,16 +55,20 @@ async def fan_out_events(
                LEFT JOIN unnest($1::uuid[], $2::text[]) AS tc(id, trace_context) ON tc.id = due.id
                JOIN workflows w ON w.client_id = due.client_id AND w.environment = due.environment
                                AND w.trigger_event = due.name
-               JOIN connections c ON c.client_id = w.client_id AND c.environment = w.environment
-                                 AND c.app = w.app AND c.linked_account_id = due.linked_account_id
-                                 AND c.status = 'active'
                LEFT JOIN LATERAL (
-                   SELECT id, enabled_workflows FROM configs
+                   SELECT id, enabled_workflows, connection_id FROM configs
                    WHERE client_id = w.client_id AND environment = w.environment
                      AND linked_account_id = due.linked_account_id AND app = w.app
                      AND (due.config_id IS NULL OR config_id = due.config_id)
                    ORDER BY (w.id = ANY (enabled_workflows)) DESC, (config_id = 'default') DESC, created_at
                    LIMIT 1) cfg ON true
+               JOIN LATERAL (
+                   SELECT id FROM connections
+                   WHERE client_id = w.client_id AND environment = w.environment
+                     AND linked_account_id = due.linked_account_id AND app = w.app
+                     AND status = 'active' AND (cfg.connection_id IS NULL OR id = cfg.connection_id)
+                   ORDER BY created_at DESC, id DESC
+                   LIMIT 1) c ON true
                WHERE w.id = ANY (coalesce(cfg.enabled_workflows, '{}'))
                   OR (cfg.id IS NULL AND due.config_id IS NULL
                       AND (w.definition ->> 'default_enabled')::boolean))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -630,12 +629,11 @@ async def _connect(
             tenant=grant.tenant,
             linked_account_id=grant.linked_account_id,
             app=app.slug,
-            connection_id=uuid.uuid4(),
             seal=lambda row_id: keyring.seal(plaintext, bound_to=connection_binding(row_id)),
             expires_at=expires_at,
             provider_account_id=provider_account_id,
             fields=fields,
-            update_only=grant.update_connection_id is not None,
+            update_connection_id=grant.update_connection_id,
         )
     except asyncpg.ForeignKeyViolationError:  # the linked account was deleted meanwhile
         connection = None

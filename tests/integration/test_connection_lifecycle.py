@@ -119,7 +119,12 @@ async def world(
 
 
 async def connect(
-    world: World, app: str = "revocable", *, expires_in: int = 3600, refreshable: bool = True
+    world: World,
+    app: str = "revocable",
+    *,
+    expires_in: int = 3600,
+    refreshable: bool = True,
+    reauthorise: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, Issued]:
     """A connection authorised with tokens the fake issued, stored as the Link flow stores it
     (``refreshable=False``: the provider gave no refresh token)."""
@@ -140,12 +145,11 @@ async def connect(
         tenant=world.acme.tenant,
         linked_account_id=ACCOUNT,
         app=app,
-        connection_id=uuid.uuid4(),
         seal=lambda row_id: keyring.seal(plaintext, bound_to=connection_binding(row_id)),
         expires_at=expires_at,
         provider_account_id=None,
         fields={},
-        update_only=False,
+        update_connection_id=reauthorise,  # update mode: the user authorises that one again
     )
     assert connection is not None
     return connection.id, issued
@@ -233,7 +237,7 @@ async def test_a_refused_refresh_needs_reauth_until_the_user_authorises_again(
 
     # The user goes through Link again (update mode stores new credentials): active again.
     world.fake.refresh_answer = "tokens"
-    await connect(world)
+    await connect(world, reauthorise=connection_id)
     again = await shown(world, connection_id)
     assert (again["status"], again["status_reason"]) == ("active", None)
     assert again["status_changed_at"] > after["status_changed_at"]
@@ -347,7 +351,8 @@ async def test_a_connection_without_a_refresh_token_is_left_alone_until_it_has_n
     assert world.fake.token_requests == []
     assert (await shown(world, connection_id))["status"] == "active"
 
-    await connect(world, expires_in=120)  # authorised again, now with a refresh token
+    # authorised again, now with a refresh token
+    await connect(world, expires_in=120, reauthorise=connection_id)
     assert await world.pool.fetchval(held, connection_id) is None  # NULL: no hold
     assert await refresh_due(world.source) == 1
     assert len(world.fake.token_requests) == 1

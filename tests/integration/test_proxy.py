@@ -109,12 +109,11 @@ async def connect(
         tenant=tenant,
         linked_account_id=ACCOUNT,
         app=slug,
-        connection_id=uuid.uuid4(),
         seal=lambda row_id: setup.keyring.seal(plaintext, bound_to=connection_binding(row_id)),
         expires_at=None,
         provider_account_id=None,
         fields=fields or {},
-        update_only=False,
+        update_connection_id=None,
     )
     assert saved is not None
     return saved.id

@@ -16,7 +16,7 @@ from shared.connections.credentials import mark_needs_reauth
 from shared.infra import db
 from tests.fakes.webhook_receiver import Received, WebhookReceiver
 from tests.helpers import Api, eventually
-from tests.link_browser import Browser, sign_in
+from tests.link_browser import EMR_LINK, Browser, link_token, sign_in
 from tests.webhook_fixtures import register
 from tests.workflow_fixtures import (
     arranged,
@@ -39,6 +39,25 @@ async def _received(receiver: WebhookReceiver, path: str) -> list[Received]:
     return receiver.received(path)
 
 
+async def _reauthorise(api: Api, connection_id: str) -> None:
+    """The user goes through Link again in update mode for that connection."""
+    rotated = await api.call("POST", f"/v1/connections/{connection_id}/access-token/rotate")
+    token = await link_token(api, {**EMR_LINK, "access_token": rotated.body["access_token"]})
+    browser = Browser(str(api.http.make_url("/")))
+    try:
+        opened = await browser.get(f"/link?token={token}")
+        app_page = await browser.get((await browser.get(opened.location or "")).location or "")
+        to_provider = await browser.post(
+            "/link/session/apps/sandbox",
+            {"csrf": app_page.hidden_fields()["csrf"], "submitted": "1"},
+        )
+        login = await browser.get(to_provider.location or "")
+        done = await browser.follow(await sign_in(browser, login))
+        assert done.status == 200, done.text
+    finally:
+        await browser.close()
+
+
 async def test_connections_made_reauthorised_and_deleted_are_announced(
     hooks: Api, receiver: WebhookReceiver
 ) -> None:
@@ -53,13 +72,17 @@ async def test_connections_made_reauthorised_and_deleted_are_announced(
             "app": "sandbox",
             "status": "active",
         }
-        await connect_sandbox(hooks)  # the same app again: the connection is authorised anew
+        await _reauthorise(hooks, connection_id)  # update mode: authorised anew
         _, updated = await _bodies(receiver, "hook", 2)
         assert updated["type"] == "connection.updated"
         assert updated["data"]["connection_id"] == connection_id
+        another = await connect_sandbox(hooks)  # the same app again: one connection more
+        *_, second = await _bodies(receiver, "hook", 3)
+        assert second["type"] == "connection.created"
+        assert second["data"]["connection_id"] == another != connection_id
         deleted = await hooks.call("DELETE", f"/v1/connections/{connection_id}")
         assert deleted.status == 200
-        *_, gone = await _bodies(receiver, "hook", 3)
+        *_, gone = await _bodies(receiver, "hook", 4)
     assert gone["type"] == "connection.deleted"
     assert gone["data"] == {
         "connection_id": connection_id,

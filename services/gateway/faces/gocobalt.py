@@ -22,7 +22,7 @@ from shared.apps import service as apps
 from shared.configs import service as configs
 from shared.configs.schemas import ConfigUpdate as LinkportConfigUpdate
 from shared.connections import store as connection_store
-from shared.connections.models import Connection
+from shared.connections.models import Connection, newest_per_app
 from shared.connections.service import connect_with_credentials
 from shared.connectors.catalog import App
 from shared.errors import ApiError, ErrorCode, invalid, not_found
@@ -50,18 +50,11 @@ _NativeT = TypeVar("_NativeT", bound=BaseModel)
 
 
 async def _connections(call: Call, account: str) -> dict[str, Connection]:
-    """The account's connections, by app."""
-    res = call.resources
-    found, _ = await connection_store.list_connections(
-        res.pool,
-        tenant=call.tenant,
-        limit=len(list(res.catalog)) + 1,
-        cursor=None,
-        linked_account_id=account,
-        app=None,
-        status=None,
+    """The account's connection to each app (gocobalt knows one per app: the newest active)."""
+    found = await connection_store.list_for_accounts(
+        call.resources.pool, tenant=call.tenant, linked_account_ids=[account]
     )
-    return {c.app: c for c in found}
+    return {app: c.connection for (_, app), c in newest_per_app(found).items()}
 
 
 async def _enabled_app(call: Call, slug: str) -> App:
@@ -127,11 +120,14 @@ async def authorization_url(call: Call, account: str, slug: str) -> shapes.AuthU
 async def save_key_credentials(
     call: Call, account: str, slug: str, values: dict[str, Any]
 ) -> shapes.Success:
-    """Connect a key-based app with the fields its ``auth_input_map`` lists."""
+    """Connect a key-based app with the fields its ``auth_input_map`` lists (saving again
+    replaces the credentials of the connection gocobalt shows)."""
     res = call.resources
     app = await _enabled_app(call, slug)
+    current = (await _connections(call, account)).get(slug)
     await connect_with_credentials(
         pool=res.pool,
+        redis=res.redis,
         keyring=res.keyring,
         http=res.http,
         base_url=res.settings.base_url,
@@ -139,6 +135,7 @@ async def save_key_credentials(
         linked_account_id=account,
         app=app,
         values={k: str(v) for k, v in values.items() if v is not None},
+        update_connection_id=None if current is None else current.id,
     )
     return shapes.Success()
 

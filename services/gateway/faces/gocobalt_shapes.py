@@ -69,7 +69,7 @@ class CobaltError(CobaltResponse):
 
 
 # Linkport's 422 (a field is wrong) is gocobalt's 400: its clients know no 422.
-_STATUS = {ErrorCode.VALIDATION_FAILED: 400}
+_STATUS = {ErrorCode.VALIDATION_FAILED: 400, ErrorCode.CREDENTIALS_REJECTED: 400}
 
 
 def _error_code(error: ApiError) -> str:

@@ -62,7 +62,7 @@ from shared.accounts import store as account_store
 from shared.accounts.models import LinkedAccount, account_uuid
 from shared.config import Settings
 from shared.connections import store as connection_store
-from shared.connections.models import ConnectionStatus, StoredConnection
+from shared.connections.models import ConnectionStatus, StoredConnection, newest_per_app
 from shared.connectors.catalog import App
 from shared.errors import ApiError, ErrorCode
 from shared.grants.models import LinkGrant
@@ -221,11 +221,15 @@ def _profile(body: VitalUserCreate | VitalUserPatch) -> dict[str, Any]:
 
 
 async def _connections(call: Call, accounts_: list[LinkedAccount]) -> list[StoredConnection]:
-    return await connection_store.list_for_accounts(
+    """The accounts' connections, oldest first: one per app (Vital knows one per provider),
+    the newest active one."""
+    found = await connection_store.list_for_accounts(
         call.resources.pool,
         tenant=call.tenant,
         linked_account_ids=[a.linked_account_id for a in accounts_],
     )
+    chosen = {c.id for c in newest_per_app(found).values()}
+    return [c for c in found if c.id in chosen]
 
 
 async def _registered_user(call: Call, user_id: str) -> LinkedAccount | None:

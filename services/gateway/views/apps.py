@@ -13,7 +13,7 @@ router = Router("apps")
 @router.route(
     "GET",
     "/v1/apps",
-    summary="Enabled apps; with a session token, also that account's connection to each",
+    summary="Enabled apps; with a session token, also that account's connections to each",
     access=Access.SERVER_OR_SESSION,
     response=Page[AppRead],
 )
@@ -21,6 +21,7 @@ async def list_apps(call: Call) -> Page[AppRead]:
     items = await apps.list_apps(
         pool=call.resources.pool,
         catalog=call.resources.catalog,
+        settings=call.resources.settings,
         tenant=call.tenant,
         linked_account_id=call.account_scope(),
         include_disabled=False,
@@ -38,6 +39,7 @@ async def list_catalog(call: Call) -> Page[AppRead]:
     items = await apps.list_apps(
         pool=call.resources.pool,
         catalog=call.resources.catalog,
+        settings=call.resources.settings,
         tenant=call.tenant,
         linked_account_id=None,
         include_disabled=True,
@@ -58,6 +60,7 @@ async def configure_app(call: Call, body: AppUpdate) -> AppRead:
         pool=res.pool,
         keyring=res.keyring,
         catalog=res.catalog,
+        settings=res.settings,
         tenant=call.tenant,
         slug=call.path("slug"),
         update=body,

@@ -1,12 +1,13 @@
-"""Connections: ``GET /v1/connections`` (server, or a frontend's session for its own account)."""
+"""Connections: ``GET /v1/connections`` (server, or a frontend's session for its own account)
+and ``POST /v1/connections`` (headless connect of a key-based app, server only)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.gateway.endpoints import Access, Call, Router
-from shared.connections import store
-from shared.connections.schemas import ConnectionQuery, ConnectionRead
+from services.gateway.endpoints import Access, Call, Reply, Router
+from shared.connections import service, store
+from shared.connections.schemas import ConnectionCreate, ConnectionQuery, ConnectionRead
 from shared.connectors.sandbox import provider as sandbox
 from shared.connectors.sandbox.schemas import SandboxFaultRead, SandboxFaultSet
 from shared.errors import not_found
@@ -21,7 +22,8 @@ router = Router("connections")
 @router.route(
     "GET",
     "/v1/connections",
-    summary="List connections; a session token sees only its own linked account's",
+    summary="List connections (an account may have several to one app); a session token sees "
+    "only its own linked account's",
     access=Access.SERVER_OR_SESSION,
     query=ConnectionQuery,
     response=Page[ConnectionRead],
@@ -37,6 +39,31 @@ async def list_connections(call: Call, query: ConnectionQuery) -> Page[Connectio
         status=query.status,
     )
     return Page[ConnectionRead](data=[ConnectionRead.of(c) for c in items], next_cursor=next_cursor)
+
+
+@router.route(
+    "POST",
+    "/v1/connections",
+    summary="Connect a linked account to an api_key or basic app with its fields, checked with "
+    "the app first (headless: no hosted page); each call makes a new connection",
+    body=ConnectionCreate,
+    response=ConnectionRead,
+    status=201,
+)
+async def create_connection(call: Call, body: ConnectionCreate) -> Reply:
+    res = call.resources
+    connection = await service.connect_headless(
+        pool=res.pool,
+        redis=res.redis,
+        caches=res.caches,
+        keyring=res.keyring,
+        http=res.http,
+        catalog=res.catalog,
+        base_url=res.settings.base_url,
+        tenant=call.tenant,
+        body=body,
+    )
+    return Reply(ConnectionRead.of(connection), 201)
 
 
 @router.route(
