@@ -82,7 +82,8 @@ async def steady_load(base_url: str, api_key: str, load: Load) -> None:
             }
             # As a careful client does: every event carries an Idempotency-Key, and a request
             # whose keep-alive connection the old gateway closed as it sent it is sent again
-            # once (it may or may not have arrived; the key makes that one event either way).
+            # once (it may or may not have arrived; the key makes that one event either way),
+            # whether the close shows as a disconnect or as a reset of that connection.
             headers = {"X-API-Key": api_key, "Idempotency-Key": f"rolling-{i}"}
             for attempt in (1, 2):
                 try:
@@ -95,11 +96,13 @@ async def steady_load(base_url: str, api_key: str, load: Load) -> None:
                         else:
                             load.failed.append((time.monotonic(), f"HTTP {reply.status}: {answer}"))
                     return
-                except aiohttp.ServerDisconnectedError as exc:
-                    if attempt == 2:
+                except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                    # A reset of a kept-alive connection is the same race as a disconnect;
+                    # a refused connection (no gateway listening) is a real failure.
+                    if attempt == 2 or isinstance(exc, aiohttp.ClientConnectorError):
                         load.failed.append((time.monotonic(), type(exc).__name__))
-                    else:
-                        load.resent += 1
+                        return
+                    load.resent += 1
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     load.failed.append((time.monotonic(), type(exc).__name__))
                     return
