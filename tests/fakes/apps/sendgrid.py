@@ -56,6 +56,17 @@ def _mail_errors(mail: Any) -> list[tuple[str, str | None, str | None]]:
                     )
                 )
                 continue
+            addresses = [str((r or {}).get("email", "")).lower() for r in recipients]
+            repeated = next((a for a in addresses if addresses.count(a) > 1), None)
+            if repeated is not None:
+                errors.append(
+                    (
+                        "Each unique email address in the personalizations array should only "
+                        f"be included once. You have included {repeated} more than once.",
+                        f"personalizations.{p}.to",
+                        f"{_HELP}#message.personalizations.to",
+                    )
+                )
             for t, recipient in enumerate(recipients):
                 if not _EMAIL.match(str((recipient or {}).get("email", ""))):
                     errors.append(
