@@ -127,8 +127,9 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
             return stripe_error(
                 f"Invalid email address: {email}", param="email", code="email_invalid"
             )
-        customer = {
-            "id": _id("cus"),
+        customer_id = _id("cus")
+        customer: dict[str, Any] = {
+            "id": customer_id,
             "object": "customer",
             "created": int(time.time()),
             "email": email,
@@ -140,7 +141,7 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
             "delinquent": False,
             "livemode": False,
         }
-        customers[customer["id"]] = customer
+        customers[customer_id] = customer
         return web.json_response(customer)
 
     def create_invoice_item(form: dict[str, str]) -> web.Response:
@@ -172,8 +173,9 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
                 param="amount",
                 code="parameter_invalid_integer",
             )
-        item = {
-            "id": _id("ii"),
+        item_id = _id("ii")
+        item: dict[str, Any] = {
+            "id": item_id,
             "object": "invoiceitem",
             "amount": amount,
             "currency": form["currency"],
@@ -186,7 +188,7 @@ def add_routes(routes: web.RouteTableDef, prefix: str, state: AppState) -> None:
             "metadata": _metadata(form),
             "quantity": 1,
         }
-        items[item["id"]] = item
+        items[item_id] = item
         return web.json_response(item)
 
     @routes.post(f"{prefix}/v1/customers")
