@@ -26,7 +26,8 @@ test: $(STAMP) test-deps
 	$(BIN)/pytest
 
 # What the tests need beyond Python packages: Debian's Chromium for the browser tests
-# (Playwright drives it; its own browser download cannot work offline), and the npm
+# (Playwright drives it; its own browser download cannot work offline), PgBouncer for the
+# managed-services test (transaction pooling in front of PostgreSQL), and the npm
 # packages the browser tests load (tests/e2e/js: the exact versions in its package-lock.json,
 # installed with npm, which Debian packages). Installed here when we may (root with
 # apt-get), else the exact command is printed and nothing runs.
@@ -35,6 +36,9 @@ test-deps:
 	@[ -n "$$LINKPORT_TEST_CHROMIUM" ] || command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; } || \
 	  { echo "the browser tests need Chromium: sudo apt-get install chromium (or set LINKPORT_TEST_CHROMIUM)"; exit 1; }
+	@command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }; } || \
+	  { echo "the PgBouncer test needs pgbouncer: sudo apt-get install pgbouncer"; exit 1; }
 	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }; } || \
 	  { echo "the browser tests need npm: sudo apt-get install nodejs npm"; exit 1; }

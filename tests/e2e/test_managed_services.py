@@ -215,7 +215,9 @@ async def test_pgbouncer_in_transaction_mode_with_tls_to_postgres(
                 finally:
                     await pool.close()
         except FileNotFoundError:
-            pytest.skip("pgbouncer is not installed (apt-get install pgbouncer)")
+            pytest.fail(
+                "pgbouncer is not installed: `make test` installs it (apt-get install pgbouncer)"
+            )
 
 
 async def test_gateway_and_worker_on_postgres_over_tls(
