@@ -38,7 +38,7 @@ from shared.config import Settings
 from shared.connections import store
 from shared.connections.models import Connection, ConnectionStatus, StoredConnection
 from shared.connectors.catalog import Catalog, fill, has_user_fields
-from shared.connectors.oauth import OAuthError, filled_params, refresh_tokens
+from shared.connectors.oauth import OAuthError, filled_params, learned_fields, refresh_tokens
 from shared.infra import metrics, redis_keys
 from shared.infra.crypto import Keyring
 from shared.infra.db import Pool
@@ -172,7 +172,7 @@ async def _refresh(
     discovered = creds.get("token_url")
     base, fields = source.settings.base_url, connection.connection.fields
     try:
-        fresh, _ = await refresh_tokens(
+        fresh, answer = await refresh_tokens(
             source.http,
             spec=app.oauth,
             token_url=discovered or fill(app.oauth.token_url, base_url=base, fields=fields),
@@ -209,9 +209,17 @@ async def _refresh(
         "expires_at": expires_at.isoformat() if expires_at else None,
     }
     sealed = source.keyring.seal(orjson.dumps(creds), bound_to=connection_binding(connection.id))
+    # What a refresh may change besides the tokens: Salesforce can answer another
+    # ``instance_url`` (the API host); kept with the tokens, in the same write.
+    learned = learned_fields(app.oauth, fresh, answer, {})
+    changed = {**fields, **learned} if any(fields.get(k) != v for k, v in learned.items()) else None
     # Committed before anyone is handed the new access token (see the module).
     await store.save_refreshed_credentials(
-        source.pool, connection_id=connection.id, sealed=sealed, expires_at=expires_at
+        source.pool,
+        connection_id=connection.id,
+        sealed=sealed,
+        expires_at=expires_at,
+        fields=changed,
     )
     metrics.REFRESHES.inc()
     return creds

@@ -379,13 +379,19 @@ async def delete_account_connections(
 
 
 async def save_refreshed_credentials(
-    pool: Pool, *, connection_id: uuid.UUID, sealed: Sealed, expires_at: datetime | None
+    pool: Pool,
+    *,
+    connection_id: uuid.UUID,
+    sealed: Sealed,
+    expires_at: datetime | None,
+    fields: dict[str, str] | None = None,
 ) -> None:
-    """Store credentials a refresh returned (the new refresh token with them, in one write).
-    A connection in ``error`` is ``active`` again, its failure count cleared."""
+    """Store credentials a refresh returned (the new refresh token with them, in one write),
+    and ``fields`` when the answer changed one (None: unchanged). A connection in ``error``
+    is ``active`` again, its failure count cleared."""
     await pool.execute(
         """UPDATE connections SET credentials = $2, credentials_nonce = $3, credentials_key_id = $4,
-               credentials_expires_at = $5, updated_at = now(),
+               credentials_expires_at = $5, updated_at = now(), fields = coalesce($6, fields),
                refresh_failures = 0, refresh_not_before = NULL,
                status = CASE WHEN status = 'error' THEN 'active' ELSE status END,
                status_reason = CASE WHEN status = 'error' THEN NULL ELSE status_reason END
@@ -395,6 +401,7 @@ async def save_refreshed_credentials(
         sealed.nonce,
         sealed.key_id,
         expires_at,
+        fields,
     )
 
 

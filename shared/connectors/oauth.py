@@ -93,6 +93,23 @@ def value_at(document: Any, path: str) -> str | None:
     return str(node)
 
 
+def learned_fields(
+    spec: OAuthSpec, token_set: TokenSet, answer: dict[str, Any], callback: Mapping[str, str]
+) -> dict[str, str]:
+    """Connection fields learned while connecting: ``token_fields`` (dotted paths into the
+    token answer, below its ``token_response_path`` first, then from its top) and
+    ``callback_fields`` (the callback's query parameters)."""
+    learned = {}
+    for key, path in spec.token_fields.items():
+        value = token_set.value_at(path) or value_at(answer, path)
+        if value is not None:
+            learned[key] = value
+    for key, param in spec.callback_fields.items():
+        if callback.get(param):
+            learned[key] = callback[param]
+    return learned
+
+
 def new_pkce() -> tuple[str, str]:
     """A PKCE code verifier and its S256 challenge (RFC 7636), by oauthlib's helpers."""
     helper = WebApplicationClient(None)

@@ -36,14 +36,14 @@ from shared.clients import service as client_settings
 from shared.config import Settings
 from shared.connections import store as connection_store
 from shared.connections.credentials import connection_binding
-from shared.connectors.catalog import App, Catalog, OAuthSpec, fill, has_user_fields
+from shared.connectors.catalog import App, Catalog, fill, has_user_fields
 from shared.connectors.oauth import (
     OAuthClient,
     OAuthError,
-    TokenSet,
     authorization_url,
     exchange_code,
     filled_params,
+    learned_fields,
     new_pkce,
     value_at,
     with_query,
@@ -535,23 +535,6 @@ async def complete_oauth(
         provider_account_id=account_id,
         fields=fields,
     )
-
-
-def learned_fields(
-    spec: OAuthSpec, token_set: TokenSet, answer: dict[str, Any], callback: Mapping[str, str]
-) -> dict[str, str]:
-    """Connection fields learned while connecting: ``token_fields`` (dotted paths into the
-    token answer, below its ``token_response_path`` first, then from its top) and
-    ``callback_fields`` (the callback's query parameters)."""
-    learned = {}
-    for key, path in spec.token_fields.items():
-        value = token_set.value_at(path) or value_at(answer, path)
-        if value is not None:
-            learned[key] = value
-    for key, param in spec.callback_fields.items():
-        if callback.get(param):
-            learned[key] = callback[param]
-    return learned
 
 
 async def connect_with_form(

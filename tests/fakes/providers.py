@@ -86,6 +86,8 @@ class ProviderState:
     codes: dict[str, _Grant] = field(default_factory=dict)
     refresh_tokens: dict[str, _Grant] = field(default_factory=dict)
     issued_refresh_tokens: list[str] = field(default_factory=list)
+    # Token-answer fields to give instead of the usual ones (a Salesforce org that moved).
+    token_field_overrides: dict[str, str] = field(default_factory=dict)
 
 
 class FakeProviders(AppApis):
@@ -288,7 +290,7 @@ class FakeProviders(AppApis):
         api_fields = _api_placeholders(self.oauth_apps[slug])
         for key, path in spec.token_fields.items():
             value = f"{self.url}/{slug}/api" if key in api_fields else f"fake-{key}"
-            _put(tokens, path, value)
+            _put(tokens, path, provider.token_field_overrides.get(key, value))
         if spec.account_id_field:
             _put(tokens, spec.account_id_field, grant.account_id)
         if spec.token_response_path:
