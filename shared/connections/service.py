@@ -28,6 +28,20 @@ from shared.tenancy import Tenant
 from shared.webhooks import service as webhooks
 
 
+async def disconnect_app(
+    *, pool: Pool, redis: Redis, tenant: Tenant, linked_account_id: str, app: str
+) -> list[Connection]:
+    """Delete every connection of the account to ``app`` (a face's "deregister this
+    provider"), their tokens owed a revocation, and announce ``connection.deleted`` for each;
+    returns them (none: nothing was connected)."""
+    gone = await store.delete_app_connections(
+        pool, tenant=tenant, linked_account_id=linked_account_id, app=app
+    )
+    for connection in gone:
+        await webhooks.notify_connection_deleted(pool=pool, redis=redis, connection=connection)
+    return gone
+
+
 async def connect_headless(
     *,
     pool: Pool,

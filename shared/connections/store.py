@@ -352,6 +352,26 @@ _OWE_REVOCATIONS = """
     ON CONFLICT (connection_id) DO NOTHING"""
 
 
+async def delete_app_connections(
+    pool: Pool, *, tenant: Tenant, linked_account_id: str, app: str
+) -> list[Connection]:
+    """Delete every connection of the account to ``app`` (owing their revocations, as
+    ``delete_connection`` does); returns them as they were, oldest first."""
+    rows = await pool.fetch(
+        f"""WITH gone AS (
+               DELETE FROM connections
+               WHERE client_id = $1 AND environment = $2 AND linked_account_id = $3 AND app = $4
+               RETURNING *),
+           owed AS ({_OWE_REVOCATIONS})
+           SELECT * FROM gone ORDER BY created_at, id""",  # noqa: S608
+        tenant.client_id,
+        tenant.environment,
+        linked_account_id,
+        app,
+    )
+    return [_connection(r) for r in rows]
+
+
 async def delete_account_connections(
     conn: AnyConnection, *, tenant: Tenant, linked_account_id: str
 ) -> list[Connection]:

@@ -239,11 +239,19 @@ async def test_applications_and_connecting_through_the_oauth_url(acme: Api) -> N
     assert_cobalt_error(missing, 400, "SERVER_ERROR")
     assert missing.body["field"] == "api_key"
 
+    hook = await acme.call(
+        "POST",
+        "/v1/webhook-endpoints",
+        {"url": "https://hooks.example.com/linkport", "event_types": ["connection.deleted"]},
+    )
+    assert hook.status == 201, hook.body
     removed = await cobalt(
         acme, "DELETE", "/linked-account/integration/sandbox?linked_account_id=user_12345"
     )
     assert removed.status == 200
     assert [i["type"] for i in removed.body["integrations"]] == ["sandbox_apikey"]
+    log = await acme.call("GET", "/v1/webhook-events", params={"type": "connection.deleted"})
+    assert [e["payload"]["data"]["app"] for e in log.body["data"]] == ["sandbox"]  # announced
     after = await cobalt(acme, "GET", "/application/sandbox", account="user_12345")
     assert after.body["connected"] is False
 

@@ -292,3 +292,34 @@ async def test_openapi_lists_the_vital_face_under_its_tag(acme: Api) -> None:
         error = operation["responses"]["default"]["content"]["application/json"]["schema"]
         assert error["$ref"].endswith("/VitalErrorBody")
     assert spec["paths"]["/v2/link/bulk_op"]["get"]["summary"].startswith("Not offered")
+
+
+async def test_deregistering_a_provider_removes_every_connection_to_it(acme: Api) -> None:
+    """Several connections to one app (two keys): Vital's deregister removes them all, and
+    ``connection.deleted`` is announced for each."""
+    hook = await acme.call(
+        "POST",
+        "/v1/webhook-endpoints",
+        {"url": "https://hooks.example.com/linkport", "event_types": ["connection.deleted"]},
+    )
+    assert hook.status == 201, hook.body
+    user_id = await new_user(acme)
+    for key in ("first-key", "second-key"):
+        await vital(
+            acme,
+            "POST",
+            "/v2/link/provider/password/sandbox_apikey",
+            {"username": "", "password": key},
+            link_token=await new_token(acme, user_id),
+        )
+    listed = await acme.call("GET", "/v1/connections", params={"app": "sandbox_apikey"})
+    assert len(listed.body["data"]) == 2
+
+    gone = await vital(acme, "DELETE", f"/v2/user/{user_id}/sandbox_apikey")
+    assert gone.body == {"success": True}
+    listed = await acme.call("GET", "/v1/connections", params={"app": "sandbox_apikey"})
+    assert listed.body["data"] == []
+    again = await vital(acme, "DELETE", f"/v2/user/{user_id}/sandbox_apikey")
+    assert again.status == 404
+    log = await acme.call("GET", "/v1/webhook-events", params={"type": "connection.deleted"})
+    assert len(log.body["data"]) == 2

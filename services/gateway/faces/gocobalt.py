@@ -21,9 +21,9 @@ from shared.accounts import service as accounts
 from shared.apps import service as apps
 from shared.configs import service as configs
 from shared.configs.schemas import ConfigUpdate as LinkportConfigUpdate
+from shared.connections import service as connection_service
 from shared.connections import store as connection_store
 from shared.connections.models import Connection, newest_per_app
-from shared.connections.service import connect_with_credentials
 from shared.connectors.catalog import App
 from shared.errors import ApiError, ErrorCode, invalid, not_found
 from shared.events import service as events
@@ -125,7 +125,7 @@ async def save_key_credentials(
     res = call.resources
     app = await _enabled_app(call, slug)
     current = (await _connections(call, account)).get(slug)
-    await connect_with_credentials(
+    await connection_service.connect_with_credentials(
         pool=res.pool,
         redis=res.redis,
         keyring=res.keyring,
@@ -152,14 +152,16 @@ async def linked_account(call: Call, account: str) -> shapes.LinkedAccountItem:
 
 
 async def remove_integration(call: Call, account: str, slug: str) -> shapes.LinkedAccountItem:
-    """Delete the account's connection to ``slug`` (credentials and access token with it)."""
-    connection = (await _connections(call, account)).get(slug)
-    if connection is None or not await connection_store.delete_connection(
-        call.resources.pool,
+    """Delete the account's connections to ``slug`` (credentials and access tokens with them;
+    ``connection.deleted`` announced for each)."""
+    gone = await connection_service.disconnect_app(
+        pool=call.resources.pool,
+        redis=call.resources.redis,
         tenant=call.tenant,
-        connection_id=connection.id,
         linked_account_id=account,
-    ):
+        app=slug,
+    )
+    if not gone:
         raise not_found(f"integration {slug} of this linked account", field="slug")
     return await linked_account(call, account)
 

@@ -61,6 +61,7 @@ from shared.accounts import service as accounts
 from shared.accounts import store as account_store
 from shared.accounts.models import LinkedAccount, account_uuid
 from shared.config import Settings
+from shared.connections import service as connection_service
 from shared.connections import store as connection_store
 from shared.connections.models import ConnectionStatus, StoredConnection, newest_per_app
 from shared.connectors.catalog import App
@@ -72,7 +73,6 @@ from shared.link.flow import FlowError
 from shared.link.models import VITAL_ERROR_TYPES, FlowErrorCode
 from shared.link.schemas import WearablesLinkTokenCreated
 from shared.schemas import ResponseModel
-from shared.webhooks import service as webhooks
 
 LINK_TOKEN_HEADER = "x-vital-link-token"
 _TOKEN_MINUTES = Settings.model_fields["wearables_link_token_ttl"].default // 60
@@ -801,24 +801,15 @@ async def vital_delete_user(call: Call) -> VitalSuccess:
 async def vital_deregister_provider(call: Call) -> VitalSuccess:
     account = await _required_user(call, call.path("user_id"))
     slug = call.path("provider")
-    connection = next(
-        (c for c in await _connections(call, [account]) if c.connection.app == slug), None
+    gone = await connection_service.disconnect_app(
+        pool=call.resources.pool,
+        redis=call.resources.redis,
+        tenant=call.tenant,
+        linked_account_id=account.linked_account_id,
+        app=slug,
     )
-    deleted = (
-        await connection_store.delete_connection(
-            call.resources.pool,
-            tenant=call.tenant,
-            connection_id=connection.id,
-            linked_account_id=account.linked_account_id,
-        )
-        if connection is not None
-        else None
-    )
-    if deleted is None:
+    if not gone:
         raise VitalError(404, f"Provider {slug} is not connected for this user")
-    await webhooks.notify_connection_deleted(
-        pool=call.resources.pool, redis=call.resources.redis, connection=deleted
-    )
     return VitalSuccess()
 
 
