@@ -298,6 +298,13 @@ class LinkportWorker(Worker):
         self.guard = OutageGuard(self.settings)
         self.ctx["guard"] = self.guard
         self._reschedule_crons = False
+        # How long a started job counts as running elsewhere (its in-progress key): its own
+        # function's time limit + 10 s, not arq's one figure for all (the longest, a webhook
+        # delivery's), so that a job of a killed worker runs again as soon as it may.
+        self._in_progress_ms = {
+            name: int(((function.timeout_s or self.job_timeout_s or 0) + 10) * 1000)
+            for name, function in self.functions.items()
+        }
         for function in self.functions.values():
             function.coroutine = self._guarded(
                 function.name, function.coroutine, is_cron=isinstance(function, CronJob)
@@ -458,7 +465,7 @@ class LinkportWorker(Worker):
                         arq_log.debug("job %s already running elsewhere", job_id)
                         continue
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.psetex(in_progress_key, int(self.in_progress_timeout_s * 1000), b"1")
+                    pipe.psetex(in_progress_key, self._in_progress_for(job_id), b"1")
                     try:
                         await pipe.execute()
                     except (ResponseError, WatchError):
@@ -470,6 +477,12 @@ class LinkportWorker(Worker):
             finally:
                 if started is None:
                     self._release_sem_dec_counter_on_complete()
+
+    def _in_progress_for(self, job_id: str) -> int:
+        """Milliseconds the in-progress key of ``job_id`` lives (arq's figure when unknown)."""
+        function = jobs.function_of(job_id)
+        default = int(self.in_progress_timeout_s * 1000)
+        return self._in_progress_ms.get(function, default) if function else default
 
     async def run_job(self, job_id: str, score: int) -> None:
         """arq's ``run_job``; when Redis fails during its bookkeeping, the outage is noted and

@@ -29,6 +29,15 @@ FAN_OUT = "fan_out"
 RUN_EXECUTION = "run_execution"
 DELIVER_WEBHOOK = "deliver_webhook"
 
+# Job ids start with their function's prefix (``exec:…``, ``fanout:…``, ``whd:…``).
+_PREFIXES = {"exec": RUN_EXECUTION, "fanout": FAN_OUT, "whd": DELIVER_WEBHOOK}
+
+
+def function_of(job_id: str) -> str | None:
+    """The function a job id made here runs (None for others, such as arq's cron ids)."""
+    return _PREFIXES.get(job_id.partition(":")[0])
+
+
 # How many events one fan-out job takes from a batch: the job runs their executions itself
 # when they are few (see executor.INLINE_EXECUTIONS), so a batch is spread over many jobs.
 FAN_OUT_CHUNK = 10
