@@ -14,10 +14,9 @@ crash between the delete and the revocation leaves the revocation owed, not forg
 from __future__ import annotations
 
 import asyncio
-import base64
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -27,7 +26,7 @@ from shared.apps import service as apps
 from shared.connections import store
 from shared.connections.credentials import CredentialSource, connection_binding
 from shared.connectors.catalog import App, fill, has_user_fields
-from shared.connectors.oauth import OAuthClient, with_query
+from shared.connectors.oauth import OAuthClient, basic_authorization, with_query
 from shared.infra import metrics
 from shared.infra.outages import OUTAGE_ERRORS
 from shared.infra.outbound import BlockedDestination, ResponseTooLarge
@@ -91,9 +90,7 @@ def revocation_request(
     if spec.token_auth == "client_secret_post":
         form |= {"client_id": client.client_id, "client_secret": client.client_secret}
     else:
-        # RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined for HTTP Basic.
-        pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        headers["Authorization"] = basic_authorization(client)
     return RevocationRequest(
         url,
         form,

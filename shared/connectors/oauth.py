@@ -175,15 +175,18 @@ def authorization_url(
     return "http://" + prepared[len("https://") :] if was_http else prepared
 
 
+def basic_authorization(client: OAuthClient) -> str:
+    """The ``Authorization`` value of ``client_secret_basic`` (RFC 6749 §2.3.1: id and secret
+    are form-urlencoded, then joined for HTTP Basic)."""
+    pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
+
+
 def _client_auth(client: OAuthClient, spec: OAuthSpec) -> tuple[dict[str, str], dict[str, Any]]:
     """(headers, body arguments) authenticating the client as the app wants (RFC 6749 §2.3.1)."""
     if spec.token_auth == "client_secret_post":
         return {}, {"include_client_id": True, "client_secret": client.client_secret}
-    # id and secret are form-urlencoded, then joined for HTTP Basic.
-    pair = f"{quote_plus(client.client_id)}:{quote_plus(client.client_secret)}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}, {
-        "include_client_id": False
-    }
+    return {"Authorization": basic_authorization(client)}, {"include_client_id": False}
 
 
 async def exchange_code(
